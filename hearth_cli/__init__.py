@@ -1,0 +1,1 @@
+"""Hearth's command-line side: the local stack launcher and the `hearth` client."""

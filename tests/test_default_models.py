@@ -1,0 +1,65 @@
+"""The embedded default models: present after `make models`, loadable offline, and fetched only once."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import StableDiffusionPipeline
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from default_models import text_gguf, tiny_sd
+
+
+@pytest.fixture(scope="module")
+def gguf_path(models_dir: Path) -> Path:
+    return models_dir / "text" / text_gguf.GGUF_NAME
+
+
+@pytest.fixture(scope="module")
+def tiny_sd_dir(models_dir: Path) -> Path:
+    return models_dir / "image" / tiny_sd.DIR_NAME
+
+
+def test_text_model_is_the_pinned_gguf(gguf_path: Path) -> None:
+    assert text_gguf.sha256_of(gguf_path) == text_gguf.GGUF_SHA256
+
+
+def test_gguf_loads_and_answers_in_english(gguf_path: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    messages = [{"role": "user", "content": "What is the capital of France?"}]
+    inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    output = model.generate(**inputs, max_new_tokens=16, do_sample=False)
+    answer = tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert "Paris" in answer
+
+
+@pytest.mark.parametrize(("width", "height"), [(512, 512), (72, 48)])
+def test_tiny_pipeline_loads_as_stable_diffusion(tiny_sd_dir: Path, width: int, height: int) -> None:
+    pipeline = StableDiffusionPipeline.from_pretrained(tiny_sd_dir)
+    pipeline.set_progress_bar_config(disable=True)
+    image = pipeline(
+        "a lighthouse", num_inference_steps=2, width=width, height=height, generator=torch.Generator().manual_seed(0)
+    ).images[0]
+    assert image.size == (width, height)
+
+
+def test_preparing_models_again_downloads_and_rewrites_nothing(
+    models_dir: Path, gguf_path: Path, tiny_sd_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {p: p.stat().st_mtime_ns for p in [gguf_path, *tiny_sd_dir.rglob("*")]}
+
+    def no_download(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"unexpected download: {args}")
+
+    monkeypatch.setattr(subprocess, "run", no_download)
+    assert text_gguf.ensure_text_model(models_dir) == gguf_path
+    assert tiny_sd.ensure_image_model(models_dir) == tiny_sd_dir
+    assert before == {p: p.stat().st_mtime_ns for p in [gguf_path, *tiny_sd_dir.rglob("*")]}
+
+
+def test_tiny_pipeline_is_rebuilt_identically(tmp_path: Path, tiny_sd_dir: Path) -> None:
+    rebuilt = tiny_sd.ensure_image_model(tmp_path)
+    for original in tiny_sd_dir.rglob("*.safetensors"):
+        assert (rebuilt / original.relative_to(tiny_sd_dir)).read_bytes() == original.read_bytes()
