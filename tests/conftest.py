@@ -1,9 +1,14 @@
 """Shared fixtures: where the embedded models and the repository live."""
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.service_processes import ServiceProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,3 +17,47 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def models_dir() -> Path:
     """The folder `make models` fills; HEARTH_MODELS_DIR points elsewhere."""
     return Path(os.environ.get("HEARTH_MODELS_DIR", REPO_ROOT / "models"))
+
+
+@pytest.fixture(scope="session")
+def text_model_path(models_dir: Path) -> Path:
+    from default_models.text_gguf import GGUF_NAME
+
+    return models_dir / "text" / GGUF_NAME
+
+
+@pytest.fixture(scope="session")
+def image_model_path(models_dir: Path) -> Path:
+    from default_models.tiny_sd import DIR_NAME
+
+    return models_dir / "image" / DIR_NAME
+
+
+@pytest.fixture(scope="session")
+def text_service(text_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
+    """One real text service for the whole session, on the embedded model (read-only use: don't stop it)."""
+    from tests.service_processes import ServiceProcess, free_port, service_env
+
+    port = free_port()
+    env = service_env(HEARTH_TEXT_MODEL=str(text_model_path), HEARTH_TEXT_PORT=str(port))
+    service = ServiceProcess("text_service", port, env, tmp_path_factory.mktemp("logs") / "text_service.log")
+    service.start()
+    try:
+        yield service.wait_until_serving()
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="session")
+def image_service(image_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
+    """One real image service for the whole session, on the tiny pipeline (read-only use: don't stop it)."""
+    from tests.service_processes import ServiceProcess, free_port, service_env
+
+    port = free_port()
+    env = service_env(HEARTH_IMAGE_MODEL=str(image_model_path), HEARTH_IMAGE_PORT=str(port))
+    service = ServiceProcess("image_service", port, env, tmp_path_factory.mktemp("logs") / "image_service.log")
+    service.start()
+    try:
+        yield service.wait_until_serving()
+    finally:
+        service.stop()
