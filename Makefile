@@ -4,10 +4,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 MODELS_DIR ?= models
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install models run test lint format proto proto-lint proto-breaking
+.PHONY: install models run test lint format proto proto-lint proto-breaking browser
 
-install: $(INSTALLED) node_modules/.installed
+install: $(INSTALLED) node_modules/.installed browser
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,6 +19,10 @@ $(INSTALLED): pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Debian's chromium for the playground's browser test (Playwright's own browser download needs the internet).
+browser:
+	test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 models: $(INSTALLED)
 	$(PY) -m default_models --models-dir $(MODELS_DIR)
