@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from httpx_sse import EventSource, ServerSentEvent, connect_sse
 
-from hearth_cli.errors import EXIT_FAILED, EXIT_UNAVAILABLE, HearthError, exit_code_for_http_status
+from hearth_cli.errors import EXIT_FAILED, EXIT_REJECTED, EXIT_UNAVAILABLE, HearthError, exit_code_for_http_status
 from hearth_cli.messages import (
     ImageEvent,
     ImageProgress,
@@ -65,17 +65,23 @@ def _response_error(response: httpx.Response) -> HearthError:
     return HearthError(f"{message} (HTTP {response.status_code})", exit_code_for_http_status(response.status_code))
 
 
+_UNAVAILABLE_TYPES = {"service_unavailable", "timeout"}
+_REJECTED_TYPES = {"invalid_request_error", "rate_limit_error", "authentication_error", "not_found_error"}
+
+
 def _stream_error(data: str) -> HearthError:
-    """An `event: error` (or OpenAI-style error chunk) that arrived after the stream had started."""
+    """An `event: error` (or an OpenAI-style error chunk) that arrived after the stream had started."""
     try:
         body = json.loads(data)
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    exit_code = exit_code_for_http_status(code) if isinstance(code, int) else EXIT_FAILED
-    if isinstance(error, dict) and error.get("type") in ("unavailable", "service_unavailable"):
+    kind = error.get("type") if isinstance(error, dict) else None
+    exit_code = EXIT_FAILED
+    if kind in _UNAVAILABLE_TYPES:
         exit_code = EXIT_UNAVAILABLE
+    elif kind in _REJECTED_TYPES:
+        exit_code = EXIT_REJECTED
     return HearthError(error_message(body, data or "the stream ended with an error"), exit_code)
 
 
@@ -124,11 +130,10 @@ class GatewayClient:
                 "max_new_tokens": request.max_new_tokens,
                 "temperature": request.temperature,
                 "seed": request.seed,
+                "include_prompt": False,
                 "stream": True,
             }
         )
-        if request.temperature == 0:
-            payload["do_sample"] = False
         with self._sse("/generate-text", payload) as events:
             yield _text_events(events)
 
@@ -137,7 +142,6 @@ class GatewayClient:
         messages.append({"role": "user", "content": request.prompt})
         return _without_none(
             {
-                "model": "hearth",
                 "messages": messages,
                 "max_tokens": request.max_new_tokens,
                 "temperature": request.temperature,
@@ -229,20 +233,21 @@ def _image_events(events: Iterator[ServerSentEvent]) -> Iterator[ImageEvent]:
 
 
 def statuses_from_health(health: dict[str, Any]) -> list[ServiceStatus]:
-    """Rows for `hearth status` out of the gateway's /health body (filled in once the format lands)."""
-    rows = [ServiceStatus("gateway", str(health.get("api_status", "unknown")), True, device=health.get("device", ""))]
-    for name, loaded_key in (("text", "text_model_loaded"), ("image", "image_model_loaded")):
-        detail = health.get(name) if isinstance(health.get(name), dict) else {}
-        loaded = bool(health.get(loaded_key))
+    """Rows for `hearth status` out of the gateway's /health: the gateway, then each backend's last probe."""
+    rows = [ServiceStatus("gateway", str(health.get("api_status", "running")), True)]
+    for name in ("text", "image"):
+        backend = health.get(name) or {}
         rows.append(
             ServiceStatus(
                 name,
-                "ready" if loaded else "down",
-                loaded,
-                model=str(detail.get("model_id", "")),
-                device=str(detail.get("device", "")),
-                dtype=str(detail.get("dtype", "")),
-                detail=detail,
+                str(backend.get("status", "unknown")),
+                bool(health.get(f"{name}_model_loaded")),
+                model=backend.get("model_id") or "",
+                device=backend.get("device") or "",
+                dtype=backend.get("dtype") or "",
+                active=backend.get("active_requests"),
+                queued=backend.get("queued_requests"),
+                detail=backend,
             )
         )
     return rows

@@ -30,6 +30,14 @@ from hearth_cli.messages import (
 
 STATUS_TIMEOUT_SECONDS = 5.0
 
+# The gateway's words for them, so `--json` reads the same whichever way the CLI went.
+FINISH_REASONS = {
+    text_pb.FINISH_REASON_LENGTH: "length",
+    text_pb.FINISH_REASON_STOP_SEQUENCE: "stop",
+    text_pb.FINISH_REASON_END_OF_SEQUENCE: "eos",
+    text_pb.FINISH_REASON_CANCELLED: "cancelled",
+}
+
 _REJECTED = {
     grpc.StatusCode.INVALID_ARGUMENT,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -49,10 +57,6 @@ def _exit_code(code: grpc.StatusCode) -> int:
     if code == grpc.StatusCode.CANCELLED:
         return EXIT_INTERRUPTED
     return EXIT_FAILED
-
-
-def _enum_name(value_name: str, prefix: str) -> str:
-    return value_name.removeprefix(prefix).lower()
 
 
 class GrpcClient:
@@ -105,7 +109,7 @@ class GrpcClient:
                 if reply.text:
                     yield TextDelta(reply.text)
                 if reply.finish_reason:
-                    reason = _enum_name(text_pb.FinishReason.Name(reply.finish_reason), "FINISH_REASON_")
+                    reason = FINISH_REASONS.get(reply.finish_reason, "unknown")
                     usage = {
                         "prompt_tokens": reply.usage.prompt_tokens,
                         "completion_tokens": reply.usage.completion_tokens,
@@ -163,7 +167,7 @@ class GrpcClient:
             )
         except grpc.RpcError as exc:
             raise self._error(exc) from exc
-        state = _enum_name(health_pb2.HealthCheckResponse.ServingStatus.Name(health.status), "")
+        state = health_pb2.HealthCheckResponse.ServingStatus.Name(health.status).lower()
         if health.status != health_pb2.HealthCheckResponse.SERVING:
             return [ServiceStatus(self.target, state, False)]
         return [self._model_status(state)]

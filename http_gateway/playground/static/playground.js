@@ -57,7 +57,9 @@ function streamError(data) {
 
 function describeBackend(detail) {
   if (!detail || typeof detail !== "object") return "";
-  return [detail.model_id || detail.model, detail.device, detail.dtype].filter(Boolean).join(" · ");
+  if (!detail.loaded) return detail.status ? detail.status.replace("_", " ") : "down";
+  const queue = detail.active_requests == null ? "" : `${detail.active_requests} active, ${detail.queued_requests} queued`;
+  return [detail.model_id, detail.device, detail.dtype, queue].filter(Boolean).join(" · ");
 }
 
 function setHealth(service, state, note) {
@@ -92,7 +94,6 @@ function textRequest() {
       path: "/v1/chat/completions",
       chat: true,
       body: {
-        model: "hearth",
         messages: [{ role: "user", content: prompt }],
         max_tokens: maxTokens,
         temperature,
@@ -105,7 +106,7 @@ function textRequest() {
   return {
     path: "/generate-text",
     chat: false,
-    body: { prompt, max_new_tokens: maxTokens, temperature, do_sample: temperature !== 0, seed, stream: true },
+    body: { prompt, max_new_tokens: maxTokens, temperature, seed, include_prompt: false, stream: true },
   };
 }
 
@@ -215,7 +216,7 @@ function showImage(image, request, seconds) {
     ["prompt", request.prompt],
     ["negative", request.negative_prompt],
     ["steps", request.num_inference_steps],
-    ["size", `${picture.width}×${picture.height}`],
+    ["size", `${picture.width}x${picture.height}`],
     ["guidance", request.guidance_scale],
     ["seed", image.seed],
     ["time", `${seconds.toFixed(1)} s`],
