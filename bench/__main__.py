@@ -1,0 +1,69 @@
+"""`python -m bench text|image|all [--quick]`: runs the scenarios, writes JSON and plots under
+bench/results/, and prints each target with PASS/FAIL."""
+
+import argparse
+import asyncio
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import psutil
+import torch
+
+from bench.image_suite import run_image_suite
+from bench.plan import QUICK_IMAGE, QUICK_TEXT, BenchPaths, ImagePlan, TextPlan
+from bench.plots import plot_image, plot_text
+from bench.progress import Progress
+from bench.targets import image_checks, render, text_checks
+from bench.text_suite import run_text_suite
+
+
+def machine() -> dict:
+    """Where the numbers come from; they mean little without it."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": psutil.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_at_start": psutil.getloadavg(),
+    }
+
+
+async def run(suite: str, quick: bool, paths: BenchPaths, progress: Progress) -> None:
+    paths.results_dir.mkdir(parents=True, exist_ok=True)
+    report: dict = {"suite": suite, "quick": quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine()}
+    checks, plots = [], []
+    if suite in ("text", "all"):
+        text = await run_text_suite(QUICK_TEXT if quick else TextPlan(), paths, progress)
+        report["text"] = asdict(text)
+        checks += text_checks(text)
+        plots += plot_text(text, paths.results_dir)
+    if suite in ("image", "all"):
+        image = await run_image_suite(QUICK_IMAGE if quick else ImagePlan(), paths, progress)
+        report["image"] = asdict(image)
+        checks += image_checks(image)
+        plots += plot_image(image, paths.results_dir)
+    report["targets"] = [asdict(check) for check in checks]
+    report["duration_seconds"] = progress.elapsed
+    output = paths.results_dir / f"{suite}.json"
+    output.write_text(json.dumps(report, indent=2))
+    progress.say(f"wrote {output} and {', '.join(path.name for path in plots)}")
+    progress.console.print(render(checks))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("suite", choices=("text", "image", "all"))
+    parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes, not a measurement")
+    parser.add_argument("--results-dir", type=Path, default=BenchPaths().results_dir)
+    args = parser.parse_args()
+    paths = BenchPaths(results_dir=args.results_dir)
+    asyncio.run(run(args.suite, args.quick, paths, Progress()))
+
+
+if __name__ == "__main__":
+    main()
