@@ -1,0 +1,1 @@
+"""The original single-file backend's routes (/generate-text, /generate-image, /health), kept compatible."""

@@ -1,0 +1,104 @@
+"""POST /generate-image: the original image route, whole or as Server-Sent Events with step progress."""
+
+import base64
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from hearth.image.v1 import image_service_pb2 as image_pb2
+from http_gateway.cancellation import cancel_on_disconnect
+from http_gateway.error_handlers import ERROR_RESPONSES
+from http_gateway.errors import ApiError
+from http_gateway.gateway_state import GatewayState, gateway_state
+from http_gateway.grpc_calls import OpenedStream
+from http_gateway.image_calls import ImageCalls
+from http_gateway.image_contract import ImageTimings, image_params
+from http_gateway.original_api.protocol import (
+    GeneratedImage,
+    ImageDoneEvent,
+    ImageProgressEvent,
+    ImageRequest,
+    ImageResponse,
+)
+from http_gateway.route_calls import route_calls
+from http_gateway.sse import event_stream, event_stream_response_doc, json_event
+
+router = APIRouter(tags=["original"])
+
+STREAM_DOC = (
+    "with stream=true: `event: progress` {step, total_steps, elapsed_seconds} per denoising step, then "
+    "`event: image` {index, image_base64, seed, mime_type} per image, then `event: done` {message, timings}"
+)
+
+
+def _params(body: ImageRequest) -> image_pb2.ImageParams:
+    return image_params(**body.model_dump(exclude={"stream"}))
+
+
+def _done_message(count: int) -> str:
+    return "Image generated successfully." if count == 1 else f"{count} images generated successfully."
+
+
+def _generated(image: image_pb2.GeneratedImage) -> GeneratedImage:
+    return GeneratedImage(
+        index=image.index,
+        image_base64=base64.b64encode(image.data).decode("ascii"),
+        seed=image.seed,
+        mime_type=image.mime_type,
+    )
+
+
+@router.post(
+    "/generate-image",
+    response_model=ImageResponse,
+    response_model_exclude_none=True,
+    responses={200: {"content": event_stream_response_doc(STREAM_DOC)}, **ERROR_RESPONSES},
+    summary="Draw an image from a prompt (the original route)",
+)
+async def generate_image(
+    body: ImageRequest,
+    request: Request,
+    state: Annotated[GatewayState, Depends(gateway_state)],
+    calls: Annotated[ImageCalls, route_calls(ImageCalls)],
+) -> ImageResponse | EventSourceResponse:
+    """Draws ``num_images`` images (default 1) and returns the first as base64 in ``image_base64``."""
+    if body.stream:
+        stream = await cancel_on_disconnect(request, calls.stream(_params(body)))
+        return event_stream(request, state, _image_events(stream), error_event="error")
+    reply = await cancel_on_disconnect(request, calls.generate(_params(body)))
+    if not reply.images:
+        raise ApiError(500, "the image backend answered without an image", type="internal_error", backend="image")
+    images = [_generated(image) for image in reply.images]
+    first = reply.images[0]
+    return ImageResponse(
+        image_base64=images[0].image_base64,
+        message=_done_message(len(images)),
+        seed=first.seed,
+        mime_type=first.mime_type,
+        width=first.width,
+        height=first.height,
+        timings=ImageTimings.model_validate(reply.timings),
+        request_id=reply.request_id or calls.request_id,
+        images=images if len(images) > 1 else None,
+    )
+
+
+async def _image_events(stream: OpenedStream[image_pb2.GenerateStreamResponse]) -> AsyncIterator[ServerSentEvent]:
+    count, timings = 0, None
+    try:
+        async for message in stream.messages():
+            if message.HasField("progress"):
+                progress = message.progress
+                event = ImageProgressEvent(
+                    step=progress.step, total_steps=progress.total_steps, elapsed_seconds=progress.elapsed_seconds
+                )
+                yield json_event(event.model_dump(), "progress")
+            elif message.HasField("image"):
+                count += 1
+                timings = ImageTimings.model_validate(message.timings) if message.HasField("timings") else timings
+                yield json_event(_generated(message.image).model_dump(), "image")
+    finally:
+        stream.cancel()
+    yield json_event(ImageDoneEvent(message=_done_message(count), timings=timings).model_dump(), "done")

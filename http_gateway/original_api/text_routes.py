@@ -1,0 +1,88 @@
+"""POST /generate-text: the original text route, whole or as Server-Sent Events."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from hearth.text.v1 import text_service_pb2 as text_pb2
+from http_gateway.cancellation import cancel_on_disconnect
+from http_gateway.error_handlers import ERROR_RESPONSES
+from http_gateway.gateway_state import GatewayState, gateway_state
+from http_gateway.grpc_calls import OpenedStream
+from http_gateway.original_api.protocol import TextDoneEvent, TextRequest, TextResponse, TextTokenEvent
+from http_gateway.route_calls import route_calls
+from http_gateway.sse import event_stream, event_stream_response_doc, json_event
+from http_gateway.text_calls import TextCalls
+from http_gateway.text_contract import TextTimings, Usage, finish_reason_name, sampling_params
+
+router = APIRouter(tags=["original"])
+
+STREAM_DOC = "with stream=true: `event: token` data {text, token_ids} per delta, then `event: done` (TextDoneEvent)"
+
+
+def _sampling(body: TextRequest) -> text_pb2.SamplingParams:
+    return sampling_params(
+        max_new_tokens=body.max_new_tokens,
+        temperature=body.temperature if body.do_sample else 0.0,
+        top_p=body.top_p,
+        top_k=body.top_k,
+        repetition_penalty=body.repetition_penalty,
+        seed=body.seed,
+        stop=body.stop,
+    )
+
+
+@router.post(
+    "/generate-text",
+    response_model=TextResponse,
+    responses={200: {"content": event_stream_response_doc(STREAM_DOC)}, **ERROR_RESPONSES},
+    summary="Continue a prompt (the original route)",
+)
+async def generate_text(
+    body: TextRequest,
+    request: Request,
+    state: Annotated[GatewayState, Depends(gateway_state)],
+    calls: Annotated[TextCalls, route_calls(TextCalls)],
+) -> TextResponse | EventSourceResponse:
+    """Continues ``prompt``; ``generated_text`` starts with the prompt unless include_prompt is false."""
+    if body.stream:
+        stream_request = text_pb2.GenerateStreamRequest(
+            prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt
+        )
+        stream = await cancel_on_disconnect(request, calls.stream(stream_request))
+        return event_stream(request, state, _text_events(stream), error_event="error")
+    unary_request = text_pb2.GenerateRequest(
+        prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt
+    )
+    reply = await cancel_on_disconnect(request, calls.generate(unary_request))
+    return TextResponse(
+        generated_text=reply.text,
+        finish_reason=finish_reason_name(reply.finish_reason),
+        usage=Usage.model_validate(reply.usage),
+        timings=TextTimings.model_validate(reply.timings),
+        request_id=reply.request_id or calls.request_id,
+    )
+
+
+async def _text_events(stream: OpenedStream[text_pb2.GenerateStreamResponse]) -> AsyncIterator[ServerSentEvent]:
+    parts: list[str] = []
+    try:
+        async for message in stream.messages():
+            if message.text or message.token_ids or not message.finish_reason:
+                parts.append(message.text)
+                yield json_event(
+                    TextTokenEvent(text=message.text, token_ids=list(message.token_ids)).model_dump(), "token"
+                )
+            if message.finish_reason:
+                done = TextDoneEvent(
+                    finish_reason=finish_reason_name(message.finish_reason),
+                    usage=Usage.model_validate(message.usage),
+                    timings=TextTimings.model_validate(message.timings),
+                    generated_text="".join(parts),
+                )
+                yield json_event(done.model_dump(), "done")
+                return
+    finally:
+        stream.cancel()

@@ -1,0 +1,244 @@
+"""In-process fake text and image services (grpc.aio, the generated servicer bases) with canned replies.
+
+The prompt picks the behaviour, so a test says what it wants in the request it sends:
+``fail:<CODE>[:field=<f>][:retry=<s>][:oom]`` aborts with that status (and google.rpc details),
+``slow`` sleeps between tokens or steps, ``hang`` never answers, ``midfail`` streams two messages and
+then fails; anything else answers at once with words ``w0 w1 …`` (or images) as the contract describes.
+"""
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from hearth.image.v1 import image_service_pb2 as image_pb2
+from hearth.image.v1 import image_service_pb2_grpc
+from hearth.text.v1 import text_service_pb2 as text_pb2
+from hearth.text.v1 import text_service_pb2_grpc
+
+SLOW_SECONDS = 0.05
+
+
+@dataclass
+class CallLog:
+    """What a fake saw: every request, how many calls are running, and how many were cancelled."""
+
+    requests: list[object] = field(default_factory=list)
+    active: int = 0
+    cancelled: int = 0
+
+    @contextmanager
+    def call(self, request: object) -> Iterator[str]:
+        """Counts one call while it runs and whether it was cancelled; yields the prompt's command."""
+        self.requests.append(request)
+        self.active += 1
+        try:
+            yield _command(request)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        finally:
+            self.active -= 1
+
+
+async def abort_for(command: str, context: grpc.aio.ServicerContext) -> None:
+    """Aborts the call as ``fail:<CODE>[:field=f][:retry=s][:oom]`` asks."""
+    _, code_name, *options = command.split(":")
+    code = getattr(grpc.StatusCode, code_name)
+    message = f"fake {code_name.lower()}"
+    status = status_pb2.Status(code=getattr(code_pb2, code_name), message=message)
+    for option in options:
+        detail = any_pb2.Any()
+        if option.startswith("field="):
+            name = option.removeprefix("field=")
+            violation = error_details_pb2.BadRequest.FieldViolation(field=name, description="must be <= 8")
+            detail.Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+            status.message = f"{name}: must be <= 8"
+        elif option.startswith("retry="):
+            seconds = int(option.removeprefix("retry="))
+            detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
+        elif option == "oom":
+            status.message = "CUDA out of memory while allocating 2.00 GiB"
+            continue
+        status.details.append(detail)
+    assert code.value[0] == status.code
+    await context.abort_with_status(rpc_status.to_status(status))
+
+
+def _command(request: object) -> str:
+    if getattr(request, "messages", None):
+        return request.messages[-1].content
+    if hasattr(request, "params"):
+        return request.params.prompt
+    return request.prompt
+
+
+class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
+    """Answers ``max_new_tokens`` words ``" w0 w1 …"``; the prompt itself when include_prompt is set."""
+
+    def __init__(self, name: str = "fake-text") -> None:
+        self.name = name
+        self.log = CallLog()
+
+    def _words(self, request: text_pb2.GenerateRequest) -> list[str]:
+        count = request.sampling.max_new_tokens if request.sampling.HasField("max_new_tokens") else 100
+        return [f" w{index}" for index in range(count)]
+
+    @staticmethod
+    def _usage(words: list[str]) -> text_pb2.Usage:
+        return text_pb2.Usage(prompt_tokens=3, completion_tokens=len(words), total_tokens=3 + len(words))
+
+    async def Generate(self, request: text_pb2.GenerateRequest, context: grpc.aio.ServicerContext):
+        with self.log.call(request) as command:
+            if command.startswith("fail:"):
+                await abort_for(command, context)
+            words = self._words(request)
+            if command == "hang":
+                await asyncio.sleep(3600)
+            if command == "slow":
+                await asyncio.sleep(SLOW_SECONDS * len(words))
+            prefix = request.prompt if request.include_prompt else ""
+            return text_pb2.GenerateResponse(
+                text=prefix + "".join(words),
+                token_ids=list(range(len(words))),
+                finish_reason=text_pb2.FINISH_REASON_LENGTH,
+                usage=self._usage(words),
+                timings=text_pb2.Timings(queue_seconds=0.01, time_to_first_token_seconds=0.02, total_seconds=0.1),
+                request_id=request.request_id or self.name,
+            )
+
+    async def GenerateStream(self, request: text_pb2.GenerateStreamRequest, context: grpc.aio.ServicerContext):
+        with self.log.call(request) as command:
+            if command.startswith("fail:"):
+                await abort_for(command, context)
+            words = self._words(request)
+            request_id = request.request_id or self.name
+            if request.include_prompt:
+                yield text_pb2.GenerateStreamResponse(text=request.prompt, request_id=request_id)
+            for index, word in enumerate(words):
+                if command == "midfail" and index == 2:
+                    await abort_for("fail:INTERNAL", context)
+                if command == "slow":
+                    await asyncio.sleep(SLOW_SECONDS)
+                yield text_pb2.GenerateStreamResponse(text=word, token_ids=[index], request_id=request_id)
+            yield text_pb2.GenerateStreamResponse(
+                finish_reason=text_pb2.FINISH_REASON_LENGTH,
+                usage=self._usage(words),
+                timings=text_pb2.Timings(queue_seconds=0.01, time_to_first_token_seconds=0.02, total_seconds=0.1),
+                request_id=request_id,
+            )
+
+    async def GetModelInfo(self, request: text_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext):
+        return text_pb2.GetModelInfoResponse(
+            model_id=self.name,
+            dtype="float32",
+            device="cpu",
+            stats=text_pb2.EngineStats(active_requests=self.log.active, queued_requests=0),
+        )
+
+
+class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
+    """Answers ``num_images`` fake images (bytes ``b"image-<i>"``) after one progress message per step."""
+
+    def __init__(self, name: str = "fake-image") -> None:
+        self.name = name
+        self.log = CallLog()
+
+    @staticmethod
+    def _images(params: image_pb2.ImageParams) -> list[image_pb2.GeneratedImage]:
+        count = params.num_images if params.HasField("num_images") else 1
+        seed = params.seed if params.HasField("seed") else 1234
+        return [
+            image_pb2.GeneratedImage(
+                data=f"image-{index}".encode(),
+                mime_type="image/png",
+                seed=seed + index,
+                width=params.width or 512,
+                height=params.height or 512,
+                index=index,
+            )
+            for index in range(count)
+        ]
+
+    @staticmethod
+    def _timings(count: int) -> image_pb2.Timings:
+        return image_pb2.Timings(queue_seconds=0.01, inference_seconds=0.5, total_seconds=0.6, batch_size=count)
+
+    async def Generate(self, request: image_pb2.GenerateRequest, context: grpc.aio.ServicerContext):
+        with self.log.call(request) as command:
+            if command.startswith("fail:"):
+                await abort_for(command, context)
+            if command == "slow":
+                await asyncio.sleep(3600)
+            images = self._images(request.params)
+            return image_pb2.GenerateResponse(
+                images=images, timings=self._timings(len(images)), request_id=request.request_id
+            )
+
+    async def GenerateStream(self, request: image_pb2.GenerateStreamRequest, context: grpc.aio.ServicerContext):
+        with self.log.call(request) as command:
+            if command.startswith("fail:"):
+                await abort_for(command, context)
+            steps = request.params.num_inference_steps if request.params.HasField("num_inference_steps") else 50
+            for step in range(1, steps + 1):
+                if command == "midfail" and step == 3:
+                    await abort_for("fail:RESOURCE_EXHAUSTED:oom", context)
+                if command == "slow":
+                    await asyncio.sleep(SLOW_SECONDS)
+                progress = image_pb2.StepProgress(step=step, total_steps=steps, elapsed_seconds=step * 0.01)
+                yield image_pb2.GenerateStreamResponse(progress=progress, request_id=request.request_id)
+            images = self._images(request.params)
+            for image in images:
+                yield image_pb2.GenerateStreamResponse(
+                    image=image, timings=self._timings(len(images)), request_id=request.request_id
+                )
+
+    async def GetModelInfo(self, request: image_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext):
+        return image_pb2.GetModelInfoResponse(
+            model_id=self.name,
+            device="cpu",
+            dtype="float32",
+            stats=image_pb2.ImageStats(active_requests=self.log.active),
+        )
+
+
+class FakeBackend:
+    """One grpc.aio server on a free port serving a fake and the standard health service."""
+
+    def __init__(self, servicer: FakeTextService | FakeImageService) -> None:
+        self.servicer = servicer
+        self.health = health.aio.HealthServicer()
+        self.server = grpc.aio.server()
+        self.port = 0
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> CallLog:
+        return self.servicer.log
+
+    async def start(self) -> "FakeBackend":
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        if isinstance(self.servicer, FakeTextService):
+            text_service_pb2_grpc.add_TextGenerationServiceServicer_to_server(self.servicer, self.server)
+        else:
+            image_service_pb2_grpc.add_ImageGenerationServiceServicer_to_server(self.servicer, self.server)
+        self.port = self.server.add_insecure_port("127.0.0.1:0")
+        await self.server.start()
+        await self.set_serving(True)
+        return self
+
+    async def set_serving(self, serving: bool) -> None:
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        await self.health.set("", status)
+
+    async def stop(self) -> None:
+        await self.server.stop(0)
