@@ -1,0 +1,22 @@
+"""``python -m image_service``: settings from HEARTH_IMAGE_* and CLI flags (``--help`` lists them)."""
+
+import os
+
+# Offline always: huggingface_hub reads this when it is first imported, so it is set before anything loads it.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+import asyncio
+
+from pydantic_settings import CliApp
+
+from image_service.server import serve
+from image_service.settings import ImageSettings
+
+
+def main() -> None:
+    settings = CliApp.run(ImageSettings)
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Starting the image service: settings, gRPC host, pipeline load and warm-up, serve, drain.
+
+The host listens (health NOT_SERVING) before the pipeline loads; loading and the warm-up call run off the
+event loop, and only then does health switch to SERVING.
+"""
+
+import asyncio
+import logging
+
+from hearth.image.v1 import image_service_pb2 as pb
+from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
+from image_service.engine import BatchingOptions, ImageEngine
+from image_service.generation_params import GenerationParams
+from image_service.pipeline_loading import LoadedPipeline, load_pipeline
+from image_service.request_validation import RequestDefaults, RequestLimits, RequestValidator
+from image_service.schedulers import SchedulerCatalog
+from image_service.servicer import ImageServicer
+from image_service.settings import ImageSettings
+from serving_core.grpc_host import GrpcHost
+from serving_core.structured_logging import configure_logging
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageGenerationService"].full_name
+TURBO_STEPS = 1
+TURBO_GUIDANCE = 0.0
+DEFAULT_STEPS = 50
+DEFAULT_GUIDANCE = 7.5
+
+logger = logging.getLogger(__name__)
+
+
+def request_limits(settings: ImageSettings, loaded: LoadedPipeline) -> RequestLimits:
+    return RequestLimits(
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        size_multiple=loaded.pipeline.vae_scale_factor,
+        max_steps=settings.max_steps,
+        max_num_images=settings.max_num_images,
+        max_guidance_scale=settings.max_guidance_scale,
+        max_prompt_chars=settings.max_prompt_chars,
+    )
+
+
+def request_defaults(settings: ImageSettings, loaded: LoadedPipeline, catalog: SchedulerCatalog) -> RequestDefaults:
+    """The native size, and 50 steps at guidance 7.5, or 1 step without guidance for Turbo (distilled) models.
+
+    Turbo models carry no marker in their configs, so the name decides; operators override either default.
+    """
+    turbo = "turbo" in loaded.model_id.lower()
+    size = min(max(loaded.native_size, settings.min_size), settings.max_size)
+    steps = settings.default_steps or (TURBO_STEPS if turbo else DEFAULT_STEPS)
+    guidance = settings.default_guidance_scale
+    if guidance is None:
+        guidance = TURBO_GUIDANCE if turbo else DEFAULT_GUIDANCE
+    return RequestDefaults(size, size, min(steps, settings.max_steps), guidance, catalog.default_name)
+
+
+def warm_up_params(limits: RequestLimits, defaults: RequestDefaults) -> GenerationParams:
+    """A 1-step call at the smallest size: it pays the one-time costs (kernels, allocator) before SERVING."""
+    size = -(-limits.min_size // limits.size_multiple) * limits.size_multiple
+    return GenerationParams(
+        prompt="warm-up",
+        negative_prompt="",
+        num_inference_steps=1,
+        guidance_scale=defaults.guidance_scale,
+        width=size,
+        height=size,
+        seed=0,
+        num_images=1,
+        scheduler=defaults.scheduler,
+        output_format="png",
+    )
+
+
+async def serve(settings: ImageSettings) -> None:
+    """Runs the service until SIGTERM/SIGINT, then drains in-flight requests."""
+    configure_logging(settings.log_level)
+    host = GrpcHost(
+        bind=settings.bind,
+        service_name=SERVICE_NAME,
+        grace_seconds=settings.grace_seconds,
+        max_message_bytes=settings.max_message_mib * 1024 * 1024,
+    )
+    servicer = ImageServicer()
+    pb_grpc.add_ImageGenerationServiceServicer_to_server(servicer, host.server)
+    engines: list[ImageEngine] = []
+
+    async def load() -> None:
+        loaded = await asyncio.to_thread(load_pipeline, settings)
+        catalog = SchedulerCatalog(loaded.pipeline.scheduler)
+        limits = request_limits(settings, loaded)
+        defaults = request_defaults(settings, loaded, catalog)
+        batching = BatchingOptions(settings.max_batch_images, settings.batch_wait_ms / 1000, settings.max_queue)
+        engine = ImageEngine(loaded, catalog, batching)
+        await asyncio.to_thread(engine.warm_up, warm_up_params(limits, defaults))
+        engine.start()
+        engines.append(engine)
+        servicer.attach(engine, RequestValidator(limits, defaults, catalog))
+
+    await host.start()
+    try:
+        await host.run(load)
+    finally:
+        for engine in engines:
+            engine.close()

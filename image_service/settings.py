@@ -1,0 +1,61 @@
+"""The image service's settings, declared once and passed down (environment ``HEARTH_IMAGE_*`` or CLI flags)."""
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EMBEDDED_MODEL = REPO_ROOT / "models" / "image" / "tiny-sd"
+
+
+class ImageSettings(BaseSettings):
+    """Which pipeline to serve, on what device, with which memory options, limits and batching.
+
+    ``model`` is a diffusers folder, a ``.safetensors`` single-file checkpoint, or a hub id already in the
+    local Hugging Face cache; it is the operator's choice and never a request field.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HEARTH_IMAGE_", cli_kebab_case=True, cli_implicit_flags=True)
+
+    model: str = Field(str(EMBEDDED_MODEL), description="diffusers folder, .safetensors file or cached hub id")
+    single_file_config: str = Field(
+        "",
+        description="diffusers folder or cached hub id whose configs describe a .safetensors checkpoint "
+        "(default: the base model diffusers infers from the checkpoint, which must be in the local cache)",
+    )
+    host: str = Field("127.0.0.1", description="address the gRPC server binds")
+    port: int = Field(50052, ge=0, le=65535, description="gRPC port (0 picks a free one)")
+    device: str = Field("auto", description="torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, ...")
+    dtype: str = Field("auto", description="torch dtype: auto (float16 on GPUs, float32 on CPU), float16, ...")
+    attention_slicing: bool = Field(False, description="compute attention in slices (less memory, slower)")
+    vae_slicing: bool = Field(False, description="decode the images of a batch one at a time")
+    vae_tiling: bool = Field(False, description="decode large images in tiles")
+    model_cpu_offload: bool = Field(False, description="keep sub-models on the CPU until they run (GPU only)")
+    max_batch_images: int = Field(8, ge=1, le=64, description="most images in one pipeline call")
+    batch_wait_ms: int = Field(25, ge=0, le=10_000, description="how long a request waits for batch companions")
+    max_queue: int = Field(32, ge=1, description="requests waiting beyond this many are refused")
+    min_size: int = Field(64, ge=8, description="smallest width or height in pixels")
+    max_size: int = Field(2048, ge=8, description="largest width or height in pixels")
+    max_steps: int = Field(150, ge=1, description="largest num_inference_steps")
+    max_num_images: int = Field(8, ge=1, description="largest num_images of one request")
+    max_guidance_scale: float = Field(30.0, ge=0, description="largest guidance_scale")
+    max_prompt_chars: int = Field(4096, ge=1, description="longest prompt or negative prompt, in characters")
+    default_steps: int | None = Field(None, ge=1, description="default num_inference_steps (auto: 50, Turbo 1)")
+    default_guidance_scale: float | None = Field(None, ge=0, description="default guidance_scale (auto: 7.5, Turbo 0)")
+    grace_seconds: float = Field(30.0, ge=0, description="how long SIGTERM waits for in-flight requests")
+    max_message_mib: int = Field(256, ge=1, description="largest gRPC message, in MiB")
+    log_level: str = Field("info", description="log level of the JSON log lines")
+
+    @field_validator("model")
+    @classmethod
+    def _safetensors_only(cls, value: str) -> str:
+        """Pickled checkpoints (.ckpt, .bin, .pt) can run code when loaded: only safetensors files are served."""
+        if Path(value).suffix.lower() in {".ckpt", ".bin", ".pt", ".pth", ".pkl"}:
+            raise ValueError("only .safetensors checkpoints are loaded (pickled weights can run code)")
+        return value
+
+    @property
+    def bind(self) -> str:
+        """The address the gRPC server listens on."""
+        return f"{self.host}:{self.port}"
