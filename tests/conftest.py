@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from tests.http_gateway.gateway_process import GatewayProcess
     from tests.service_processes import ServiceProcess
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,22 @@ def image_service(image_model_path: Path, tmp_path_factory: pytest.TempPathFacto
         yield service.wait_until_serving()
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    text_service: "ServiceProcess", image_service: "ServiceProcess", tmp_path_factory: pytest.TempPathFactory
+) -> Iterator["GatewayProcess"]:
+    """One real gateway (`python -m http_gateway`) in front of the session's services; `.url` is its base URL.
+
+    Yielded once /health/ready answers 200, i.e. the gateway has seen both backends SERVING.
+    """
+    from tests.http_gateway.gateway_process import start_gateway
+
+    gateway = start_gateway(
+        text_service.target, image_service.target, tmp_path_factory.mktemp("logs") / "http_gateway.log"
+    )
+    try:
+        yield gateway.wait_until_answering("/health/ready")
+    finally:
+        gateway.stop()

@@ -23,6 +23,10 @@ from hearth.text.v1 import text_service_pb2 as text_pb2
 from hearth.text.v1 import text_service_pb2_grpc
 
 SLOW_SECONDS = 0.05
+MAX_NEW_TOKENS = 4096
+MAX_STEPS = 150
+MAX_IMAGES = 8
+MAX_SIDE = 2048
 
 
 @dataclass
@@ -71,6 +75,13 @@ async def abort_for(command: str, context: grpc.aio.ServicerContext) -> None:
     await context.abort_with_status(rpc_status.to_status(status))
 
 
+async def refuse_out_of_range(checks: list[tuple[str, bool]], context: grpc.aio.ServicerContext) -> None:
+    """Refuses the request the way the real services do: INVALID_ARGUMENT naming the first bad field."""
+    for field_name, in_range in checks:
+        if not in_range:
+            await abort_for(f"fail:INVALID_ARGUMENT:field={field_name}", context)
+
+
 def _command(request: object) -> str:
     if getattr(request, "messages", None):
         return request.messages[-1].content
@@ -86,8 +97,10 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
         self.name = name
         self.log = CallLog()
 
-    def _words(self, request: text_pb2.GenerateRequest) -> list[str]:
+    async def _words(self, request: text_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> list[str]:
         count = request.sampling.max_new_tokens if request.sampling.HasField("max_new_tokens") else 100
+        checks = [("sampling.max_new_tokens", 1 <= count <= MAX_NEW_TOKENS), ("prompt", bool(_command(request)))]
+        await refuse_out_of_range(checks, context)
         return [f" w{index}" for index in range(count)]
 
     @staticmethod
@@ -98,7 +111,7 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
         with self.log.call(request) as command:
             if command.startswith("fail:"):
                 await abort_for(command, context)
-            words = self._words(request)
+            words = await self._words(request, context)
             if command == "hang":
                 await asyncio.sleep(3600)
             if command == "slow":
@@ -117,7 +130,7 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
         with self.log.call(request) as command:
             if command.startswith("fail:"):
                 await abort_for(command, context)
-            words = self._words(request)
+            words = await self._words(request, context)
             request_id = request.request_id or self.name
             if request.include_prompt:
                 yield text_pb2.GenerateStreamResponse(text=request.prompt, request_id=request_id)
@@ -151,8 +164,19 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
         self.log = CallLog()
 
     @staticmethod
-    def _images(params: image_pb2.ImageParams) -> list[image_pb2.GeneratedImage]:
+    async def _images(
+        params: image_pb2.ImageParams, context: grpc.aio.ServicerContext
+    ) -> list[image_pb2.GeneratedImage]:
         count = params.num_images if params.HasField("num_images") else 1
+        steps = params.num_inference_steps if params.HasField("num_inference_steps") else 50
+        checks = [
+            ("params.num_images", 1 <= count <= MAX_IMAGES),
+            ("params.num_inference_steps", 1 <= steps <= MAX_STEPS),
+            ("params.width", params.width <= MAX_SIDE),
+            ("params.height", params.height <= MAX_SIDE),
+            ("params.prompt", bool(params.prompt)),
+        ]
+        await refuse_out_of_range(checks, context)
         seed = params.seed if params.HasField("seed") else 1234
         return [
             image_pb2.GeneratedImage(
@@ -176,7 +200,7 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
                 await abort_for(command, context)
             if command == "slow":
                 await asyncio.sleep(3600)
-            images = self._images(request.params)
+            images = await self._images(request.params, context)
             return image_pb2.GenerateResponse(
                 images=images, timings=self._timings(len(images)), request_id=request.request_id
             )
@@ -185,6 +209,7 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
         with self.log.call(request) as command:
             if command.startswith("fail:"):
                 await abort_for(command, context)
+            images = await self._images(request.params, context)
             steps = request.params.num_inference_steps if request.params.HasField("num_inference_steps") else 50
             for step in range(1, steps + 1):
                 if command == "midfail" and step == 3:
@@ -193,7 +218,6 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
                     await asyncio.sleep(SLOW_SECONDS)
                 progress = image_pb2.StepProgress(step=step, total_steps=steps, elapsed_seconds=step * 0.01)
                 yield image_pb2.GenerateStreamResponse(progress=progress, request_id=request.request_id)
-            images = self._images(request.params)
             for image in images:
                 yield image_pb2.GenerateStreamResponse(
                     image=image, timings=self._timings(len(images)), request_id=request.request_id

@@ -13,17 +13,7 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.http_gateway.fake_backends import FakeBackend
 from tests.http_gateway.in_process_gateway import InProcessGateway, fake_settings
-
-
-def metric_value(text: str, name: str, **labels: str) -> float:
-    """The value of one sample of Prometheus text output (0 when it is absent)."""
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split(" ")[0]))
-        if all(found.get(key) == value for key, value in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+from tests.http_gateway.prometheus_text import metric_value
 
 
 async def test_metrics_move_after_requests(client: httpx.AsyncClient) -> None:
