@@ -9,15 +9,17 @@ call, which the backend sees at once.
 
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from typing import Any
 
 from fastapi import Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
 from http_gateway.errors import ApiError, ErrorResponse
 from http_gateway.gateway_state import GatewayState
+from http_gateway.grpc_calls import OpenedStream
 from http_gateway.request_tracking import request_id_of, route_of
 
 logger = logging.getLogger(__name__)
@@ -31,10 +33,33 @@ def json_event(data: Any, event: str | None = None) -> ServerSentEvent:
     return ServerSentEvent(data=json.dumps(data, ensure_ascii=False, separators=(",", ":")), event=event, sep="\n")
 
 
+class _CancellingEventSourceResponse(EventSourceResponse):
+    """Cancels its backend calls however the response ends, even if the client left before the first event.
+
+    A generator that never started runs no ``finally``, so the calls are cancelled here as well.
+    """
+
+    def __init__(self, content: AsyncIterator[ServerSentEvent], streams: Sequence[OpenedStream[Any]]) -> None:
+        super().__init__(content, ping=PING_SECONDS, sep="\n")
+        self._streams = streams
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            for stream in self._streams:
+                stream.cancel()
+
+
 def event_stream(
-    request: Request, state: GatewayState, events: AsyncIterator[ServerSentEvent], *, error_event: str | None
+    request: Request,
+    state: GatewayState,
+    events: AsyncIterator[ServerSentEvent],
+    streams: Sequence[OpenedStream[Any]],
+    *,
+    error_event: str | None,
 ) -> EventSourceResponse:
-    """The SSE response for ``events``; an error raised while streaming becomes a final error event."""
+    """The SSE response for ``events`` read from ``streams``; an error while streaming becomes a last event."""
 
     async def guarded() -> AsyncIterator[ServerSentEvent]:
         try:
@@ -51,7 +76,7 @@ def event_stream(
             state.metrics.errors.labels(route_of(request.scope), "gateway", "internal").inc()
             yield _error_event(error, request, error_event)
 
-    return EventSourceResponse(guarded(), ping=PING_SECONDS, sep="\n")
+    return _CancellingEventSourceResponse(guarded(), streams)
 
 
 def _error_event(error: ApiError, request: Request, name: str | None) -> ServerSentEvent:

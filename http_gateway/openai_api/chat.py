@@ -89,7 +89,7 @@ async def create_chat_completion(
         streams = await cancel_on_disconnect(request, open_choices(calls, requests))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         chunks = _chunks(streams, _ChunkMaker(completion_id, created, model, include_usage))
-        return event_stream(request, state, chunks, error_event=None)
+        return event_stream(request, state, chunks, streams, error_event=None)
     unary = [
         text_pb2.GenerateRequest(
             messages=messages, sampling=openai_sampling(body, body.max_completion_tokens or body.max_tokens, choice)

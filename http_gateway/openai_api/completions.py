@@ -65,7 +65,7 @@ async def create_completion(
         streams = await cancel_on_disconnect(request, open_choices(calls, requests))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         chunks = _chunks(streams, completion_id, created, model, body.n, include_usage)
-        return event_stream(request, state, chunks, error_event=None)
+        return event_stream(request, state, chunks, streams, error_event=None)
     unary = [
         text_pb2.GenerateRequest(
             prompt=prompt, sampling=openai_sampling(body, body.max_tokens, choice), include_prompt=body.echo

@@ -66,7 +66,7 @@ async def generate_image(
     """Draws ``num_images`` images (default 1) and returns the first as base64 in ``image_base64``."""
     if body.stream:
         stream = await cancel_on_disconnect(request, calls.stream(_params(body)))
-        return event_stream(request, state, _image_events(stream), error_event="error")
+        return event_stream(request, state, _image_events(stream), [stream], error_event="error")
     reply = await cancel_on_disconnect(request, calls.generate(_params(body)))
     if not reply.images:
         raise ApiError(500, "the image backend answered without an image", type="internal_error", backend="image")
@@ -87,18 +87,15 @@ async def generate_image(
 
 async def _image_events(stream: OpenedStream[image_pb2.GenerateStreamResponse]) -> AsyncIterator[ServerSentEvent]:
     count, timings = 0, None
-    try:
-        async for message in stream.messages():
-            if message.HasField("progress"):
-                progress = message.progress
-                event = ImageProgressEvent(
-                    step=progress.step, total_steps=progress.total_steps, elapsed_seconds=progress.elapsed_seconds
-                )
-                yield json_event(event.model_dump(), "progress")
-            elif message.HasField("image"):
-                count += 1
-                timings = ImageTimings.model_validate(message.timings) if message.HasField("timings") else timings
-                yield json_event(_generated(message.image).model_dump(), "image")
-    finally:
-        stream.cancel()
+    async for message in stream.messages():
+        if message.HasField("progress"):
+            progress = message.progress
+            event = ImageProgressEvent(
+                step=progress.step, total_steps=progress.total_steps, elapsed_seconds=progress.elapsed_seconds
+            )
+            yield json_event(event.model_dump(), "progress")
+        elif message.HasField("image"):
+            count += 1
+            timings = ImageTimings.model_validate(message.timings) if message.HasField("timings") else timings
+            yield json_event(_generated(message.image).model_dump(), "image")
     yield json_event(ImageDoneEvent(message=_done_message(count), timings=timings).model_dump(), "done")

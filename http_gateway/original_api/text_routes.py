@@ -52,7 +52,7 @@ async def generate_text(
             prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt
         )
         stream = await cancel_on_disconnect(request, calls.stream(stream_request))
-        return event_stream(request, state, _text_events(stream), error_event="error")
+        return event_stream(request, state, _text_events(stream), [stream], error_event="error")
     unary_request = text_pb2.GenerateRequest(
         prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt
     )
@@ -68,21 +68,16 @@ async def generate_text(
 
 async def _text_events(stream: OpenedStream[text_pb2.GenerateStreamResponse]) -> AsyncIterator[ServerSentEvent]:
     parts: list[str] = []
-    try:
-        async for message in stream.messages():
-            if message.text or message.token_ids or not message.finish_reason:
-                parts.append(message.text)
-                yield json_event(
-                    TextTokenEvent(text=message.text, token_ids=list(message.token_ids)).model_dump(), "token"
-                )
-            if message.finish_reason:
-                done = TextDoneEvent(
-                    finish_reason=finish_reason_name(message.finish_reason),
-                    usage=Usage.model_validate(message.usage),
-                    timings=TextTimings.model_validate(message.timings),
-                    generated_text="".join(parts),
-                )
-                yield json_event(done.model_dump(), "done")
-                return
-    finally:
-        stream.cancel()
+    async for message in stream.messages():
+        if message.text or message.token_ids or not message.finish_reason:
+            parts.append(message.text)
+            yield json_event(TextTokenEvent(text=message.text, token_ids=list(message.token_ids)).model_dump(), "token")
+        if message.finish_reason:
+            done = TextDoneEvent(
+                finish_reason=finish_reason_name(message.finish_reason),
+                usage=Usage.model_validate(message.usage),
+                timings=TextTimings.model_validate(message.timings),
+                generated_text="".join(parts),
+            )
+            yield json_event(done.model_dump(), "done")
+            return
