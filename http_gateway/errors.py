@@ -5,6 +5,7 @@ The mapping is shared/DESIGN.md's error table. A backend's ``google.rpc`` detail
 tells an out-of-memory refusal apart from a full queue, which share RESOURCE_EXHAUSTED.
 """
 
+import re
 from collections.abc import Mapping
 
 import grpc
@@ -12,6 +13,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from pydantic import BaseModel, Field
 
+CONTRACT_CONTAINERS = ("sampling.", "params.")
 OUT_OF_MEMORY_HINTS = ("out of memory", "out of device memory", "out_of_memory", "out_of_device_memory")
 
 
@@ -114,10 +116,13 @@ def from_rpc_error(
 
 
 def _param(field: str | None, field_names: Mapping[str, str]) -> str | None:
+    """The route's name for a contract field path: ``sampling.stop[1]`` → ``stop[1]``, renamed if asked."""
     if not field:
         return None
-    leaf = field.rsplit(".", 1)[-1]
-    return field_names.get(field, field_names.get(leaf, leaf))
+    for container in CONTRACT_CONTAINERS:
+        field = field.removeprefix(container)
+    base = re.split(r"[.\[]", field, maxsplit=1)[0]
+    return field_names.get(base, base) + field[len(base) :]
 
 
 def _is_out_of_memory(details: str, reason: str | None) -> bool:

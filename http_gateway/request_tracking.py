@@ -17,7 +17,8 @@ from serving_core.structured_logging import log_fields
 logger = logging.getLogger("http_gateway.requests")
 
 REQUEST_ID_HEADER = "x-request-id"
-_ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Leaves room for the "-<choice>" suffix within the services' 128-character limit.
+_ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:-]{1,100}")
 
 
 def request_id_of(scope: Scope) -> str | None:

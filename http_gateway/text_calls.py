@@ -21,9 +21,16 @@ class TextCalls(RouteCalls):
         self._stub = state.text.stub
         self._started_at = started_at(request.scope)
         self._first_token_seen = False
+        self._calls_made = 0
+
+    def _next_request_id(self) -> str:
+        """The request's id for its first call, then ``<id>-1``, ``<id>-2``…: the engine wants unique ids."""
+        suffix = f"-{self._calls_made}" if self._calls_made else ""
+        self._calls_made += 1
+        return self.request_id + suffix
 
     async def generate(self, request: text_pb2.GenerateRequest) -> text_pb2.GenerateResponse:
-        request.request_id = self.request_id
+        request.request_id = self._next_request_id()
         reply: text_pb2.GenerateResponse = await self._call.unary(self._stub.Generate, request)
         self._metrics.time_to_first_token.labels(self._route).observe(reply.timings.time_to_first_token_seconds)
         self._count_usage(reply.usage)
@@ -31,7 +38,7 @@ class TextCalls(RouteCalls):
 
     async def stream(self, request: text_pb2.GenerateStreamRequest) -> OpenedStream[text_pb2.GenerateStreamResponse]:
         """Opens the stream; admission errors raise here as ApiError, later ones while reading it."""
-        request.request_id = self.request_id
+        request.request_id = self._next_request_id()
         return await self._call.open_stream(self._stub.GenerateStream, request, self._observe)
 
     def _observe(self, message: Any) -> None:

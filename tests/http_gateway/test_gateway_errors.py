@@ -51,6 +51,8 @@ async def test_bad_field_names_the_field_and_the_limit(client: httpx.AsyncClient
         "/v1/completions", json={"model": "m", "prompt": "fail:INVALID_ARGUMENT:field=sampling.max_new_tokens"}
     )
     assert (openai.status_code, error_of(openai)["param"]) == (400, "max_tokens")
+    nested = await client.post("/generate-text", json={"prompt": "fail:INVALID_ARGUMENT:field=sampling.stop[1]"})
+    assert error_of(nested)["param"] == "stop[1]"
 
 
 async def test_full_queue_sends_retry_after(client: httpx.AsyncClient) -> None:

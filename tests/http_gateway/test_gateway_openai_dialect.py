@@ -52,8 +52,9 @@ async def test_several_prompts_and_choices_with_echo(sdk: openai.AsyncOpenAI, fa
         (2, "B w0"),
         (3, "B w0"),
     ]
-    seeds = sorted(request.sampling.seed for request in fake_text.log.requests[-4:])
-    assert seeds == [10, 10, 11, 11]
+    sent = fake_text.log.requests[-4:]
+    assert sorted(request.sampling.seed for request in sent) == [10, 10, 11, 11]
+    assert len({request.request_id for request in sent}) == 4, "the text engine refuses duplicate ids"
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (6, 4)
 
 
