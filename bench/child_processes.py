@@ -61,21 +61,24 @@ def _answers_200(response: httpx.Response) -> bool:
     return response.status_code == 200
 
 
-def text_service(gguf_path: Path, logs_dir: Path) -> ServiceProcess:
-    """Hearth's text service on the given model (started, not yet waited for)."""
+def text_service(gguf_path: Path, logs_dir: Path, **settings: str) -> ServiceProcess:
+    """Hearth's text service on the given model (started, not yet waited for); `settings` are HEARTH_TEXT_*."""
     port = free_port()
-    env = service_env(HEARTH_TEXT_MODEL=str(gguf_path), HEARTH_TEXT_PORT=str(port))
+    env = service_env(HEARTH_TEXT_MODEL=str(gguf_path), HEARTH_TEXT_PORT=str(port), **settings)
     return ServiceProcess("text_service", port, env, logs_dir / "text_service.log").start()
 
 
-def image_service(model_dir: Path, logs_dir: Path) -> ServiceProcess:
-    """Hearth's image service on the given pipeline folder (started, not yet waited for)."""
-    port = free_port()
-    env = service_env(HEARTH_IMAGE_MODEL=str(model_dir), HEARTH_IMAGE_PORT=str(port))
+def image_service(model_dir: Path, logs_dir: Path, port: int | None = None, **settings: str) -> ServiceProcess:
+    """Hearth's image service on the given pipeline (started, not yet waited for); `settings` are HEARTH_IMAGE_*.
+
+    `port` restarts a service where a gateway already expects it.
+    """
+    port = port or free_port()
+    env = service_env(HEARTH_IMAGE_MODEL=str(model_dir), HEARTH_IMAGE_PORT=str(port), **settings)
     return ServiceProcess("image_service", port, env, logs_dir / "image_service.log").start()
 
 
-def gateway(text_target: str, image_target: str, logs_dir: Path) -> HttpProcess:
+def gateway(text_target: str, image_target: str, logs_dir: Path, **settings: str) -> HttpProcess:
     """Hearth's HTTP gateway in front of the given gRPC targets (started, not yet waited for)."""
     port = free_port()
     env = service_env(
@@ -83,6 +86,7 @@ def gateway(text_target: str, image_target: str, logs_dir: Path) -> HttpProcess:
         HEARTH_GATEWAY_IMAGE_TARGET=image_target,
         HEARTH_GATEWAY_HOST="127.0.0.1",
         HEARTH_GATEWAY_PORT=str(port),
+        **settings,
     )
     return HttpProcess("http_gateway", port, env, logs_dir / "http_gateway.log").start()
 

@@ -15,6 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from serving_core.request_decoding import RejectUndecodableRequests
+
 logger = logging.getLogger(__name__)
 
 
@@ -23,11 +25,12 @@ class GrpcHost:
 
     def __init__(self, *, bind: str, service_name: str, grace_seconds: float, max_message_bytes: int) -> None:
         self.server = grpc.aio.server(
+            interceptors=[RejectUndecodableRequests()],
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
                 ("grpc.so_reuseport", 0),
-            ]
+            ],
         )
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
