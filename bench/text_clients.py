@@ -47,7 +47,11 @@ class _StepClock(BaseStreamer):
 
 
 class InProcessClient:
-    """(a) `model.generate` in this process, one call at a time on a worker thread."""
+    """(a) `model.generate` in this process, on a worker thread as the services run their models.
+
+    Which thread matters on a busy CPU: torch's OpenMP team of the main thread is much slower here when
+    other processes compete for the cores, so every in-process measurement runs off the main thread.
+    """
 
     name = "in-process generate"
 

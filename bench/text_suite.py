@@ -6,6 +6,7 @@ measured. Single streams are measured in interleaved rounds (a, b, c, d, e, a, b
 the shared machine hits every system alike; each concurrency level then runs every served system in turn.
 """
 
+import asyncio
 import importlib.util
 from contextlib import AsyncExitStack
 from dataclasses import asdict, dataclass, field
@@ -144,7 +145,7 @@ async def _concurrent(
             assert isinstance(system.client, InProcessClient)
             runs = []
             for _ in range(plan.rounds_at(concurrency)):
-                records = system.client.generate(plan.prompt, plan.max_new_tokens, batch_size=concurrency)
+                records = await asyncio.to_thread(system.client.generate, plan.prompt, plan.max_new_tokens, concurrency)
                 runs.append(LoadRound(records, records[0].duration))
             result = summarise(STATIC_BATCH, concurrency, runs)
         else:
