@@ -1,0 +1,118 @@
+"""The engine interface: what the servicer needs from whatever generates tokens.
+
+The servicer submits an EngineRequest, reads its events (text deltas, then one Completion), cancels it
+when the client goes away, and reads stats for GetModelInfo. Nothing here knows about gRPC or about a
+particular batching library, so another engine (llama.cpp, a static batcher) can sit behind the same
+servicer. Every method is called on the event loop; model work happens elsewhere.
+"""
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How one request chooses tokens, already validated and with defaults filled in."""
+
+    max_new_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    repetition_penalty: float = 1.0
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def greedy(self) -> bool:
+        """Temperature 0 means greedy decoding, as in OpenAI's API."""
+        return self.temperature == 0.0
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """One generation: the prompt's token ids and how to sample. ``arrival`` is a time.perf_counter() stamp."""
+
+    request_id: str
+    prompt_ids: list[int]
+    sampling: SamplingOptions
+    arrival: float
+
+
+class FinishReason(enum.Enum):
+    LENGTH = "length"
+    STOP_SEQUENCE = "stop_sequence"
+    END_OF_SEQUENCE = "end_of_sequence"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """New text since the previous delta (never half a character, never part of a stop string) and its tokens."""
+
+    text: str
+    token_ids: list[int]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """How a request ended; the last event of every stream. Times are seconds from arrival."""
+
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    queue_seconds: float
+    time_to_first_token_seconds: float
+    total_seconds: float
+
+
+EngineEvent = TextDelta | Completion
+
+
+@dataclass(frozen=True)
+class EngineDescription:
+    """Fixed settings of the engine, for GetModelInfo."""
+
+    name: str
+    max_batch_size: int
+    attention: str
+
+
+@dataclass(frozen=True)
+class EngineStats:
+    """Live counts, for GetModelInfo (and tests that prove requests were batched and cancelled)."""
+
+    active_requests: int
+    queued_requests: int
+    finished_requests: int
+    generated_tokens: int
+    peak_batch_size: int
+    last_batch_size: int
+    decode_steps: int
+
+
+class TextEngine(ABC):
+    """Generates tokens for many requests at once."""
+
+    description: EngineDescription
+
+    @abstractmethod
+    def submit(self, request: EngineRequest) -> None:
+        """Accepts a request; raises QueueFull when too many wait and NotReady when the engine cannot take it."""
+
+    @abstractmethod
+    def stream(self, request_id: str) -> AsyncIterator[EngineEvent]:
+        """The request's events: TextDelta messages, then one Completion. Raises RequestError on failure."""
+
+    @abstractmethod
+    def cancel(self, request_id: str) -> Completion | None:
+        """Stops a request and frees its batch slot; returns its record, or None if it had already ended."""
+
+    @abstractmethod
+    def stats(self) -> EngineStats:
+        """Counts read now."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Stops generating; in-flight requests should have been drained before."""

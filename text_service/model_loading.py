@@ -1,0 +1,151 @@
+"""Loading the one causal language model the service owns, offline and from safe formats only.
+
+A model is a ``.gguf`` file (transformers dequantizes it to the load dtype), a local folder with
+safetensors weights, or a hub id that is already in the local cache; the hub is never contacted
+(``HF_HUB_OFFLINE`` is set by ``__main__`` and ``local_files_only`` here). Pickled weights are refused.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from serving_core.structured_logging import log_fields
+from serving_core.torch_device import resolve_device, resolve_dtype
+from text_service.settings import TextSettings
+
+logger = logging.getLogger(__name__)
+
+
+class ModelLoadError(RuntimeError):
+    """The configured model cannot be served; the message says which setting to change."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """The model with what the rest of the service needs to know about it."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    model_id: str
+    device: torch.device
+    dtype: torch.dtype
+    context_length: int
+    eos_token_ids: tuple[int, ...]
+
+
+def _source(model: str) -> tuple[str, str | None]:
+    """Where from_pretrained reads from, and the GGUF file name inside it (None for safetensors)."""
+    path = Path(model)
+    if path.suffix.lower() == ".gguf":
+        if not path.is_file():
+            raise ModelLoadError(f"model: GGUF file {model} does not exist")
+        return str(path.parent), path.name
+    if path.is_file():
+        raise ModelLoadError(f"model: {model} is a file but not .gguf; give a .gguf file or a safetensors folder")
+    return model, None
+
+
+def _quantization_config(settings: TextSettings, device: torch.device) -> Any:
+    """bitsandbytes works on CUDA only: anywhere else the service refuses to start rather than run unquantized."""
+    if settings.quantization == "none":
+        return None
+    if device.type != "cuda":
+        raise ModelLoadError(
+            f"quantization={settings.quantization} needs a CUDA device (bitsandbytes); the device is {device}. "
+            "Set HEARTH_TEXT_QUANTIZATION=none or run on a CUDA GPU."
+        )
+    from transformers import BitsAndBytesConfig
+
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError as error:
+        raise ModelLoadError(f"quantization={settings.quantization} needs the bitsandbytes package") from error
+    if settings.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=resolve_dtype(settings.dtype, device))
+
+
+def _context_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, configured: int) -> int:
+    """The model's own window (position embeddings, else the tokenizer's limit), capped by the setting."""
+    config = model.config.get_text_config()
+    native = getattr(config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 0)
+    native = int(native) if native and native < 10**8 else 0
+    if configured and native:
+        return min(configured, native)
+    if configured or native:
+        return configured or native
+    raise ModelLoadError("context_length: the model does not say how long its context is; set it")
+
+
+def _eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> tuple[int, ...]:
+    """Every id that ends a sequence: the generation config may list several (chat models often do)."""
+    ids: set[int] = set()
+    for source in (model.generation_config.eos_token_id, model.config.eos_token_id, tokenizer.eos_token_id):
+        if isinstance(source, int):
+            ids.add(source)
+        elif source:
+            ids.update(int(i) for i in source)
+    return tuple(sorted(ids))
+
+
+def model_name(model: str) -> str:
+    """A short name for GetModelInfo: the file name without .gguf, the folder name, or the hub id."""
+    path = Path(model)
+    if path.suffix.lower() == ".gguf":
+        return path.stem
+    if path.is_dir():
+        return path.resolve().name
+    return model
+
+
+def load_model(settings: TextSettings) -> LoadedModel:
+    """Loads tokenizer and model on the configured device and dtype; blocking, so callers run it off the loop."""
+    started = time.perf_counter()
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
+    device = resolve_device(settings.device)
+    dtype = resolve_dtype(settings.dtype, device)
+    source, gguf_file = _source(settings.model)
+    quantization = _quantization_config(settings, device)
+    common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code, "local_files_only": True}
+    if gguf_file:
+        common["gguf_file"] = gguf_file
+    weights = {} if gguf_file else {"use_safetensors": True}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **common)
+        model = AutoModelForCausalLM.from_pretrained(
+            source,
+            **common,
+            **weights,
+            dtype=dtype,
+            device_map=str(device),
+            attn_implementation=settings.attention,
+            quantization_config=quantization,
+        )
+    except OSError as error:
+        raise ModelLoadError(f"model: cannot load {settings.model!r} offline: {error}") from error
+    model.eval()
+    loaded = LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        model_id=model_name(settings.model),
+        device=model.device,
+        dtype=model.dtype,
+        context_length=_context_length(model, tokenizer, settings.context_length),
+        eos_token_ids=_eos_token_ids(model, tokenizer),
+    )
+    log_fields(
+        logger,
+        "model loaded",
+        model=loaded.model_id,
+        device=str(loaded.device),
+        dtype=str(loaded.dtype).removeprefix("torch."),
+        context_length=loaded.context_length,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    return loaded

@@ -1,0 +1,256 @@
+"""The gRPC face of the text engine: proto messages in, engine calls, proto messages out.
+
+Each generation RPC validates its request, renders and tokenizes the prompt off the event loop, checks it
+against the context length, submits it to the engine and relays the engine's events. A call that ends
+early (client cancel, disconnect, deadline) cancels its request in ``finally``, which frees its batch
+slot at the next step. Every request ends with one JSON log line, whatever its outcome.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from hearth.text.v1 import text_service_pb2 as pb
+from hearth.text.v1 import text_service_pb2_grpc as pb_grpc
+from serving_core.request_errors import NotReady, RequestError, abort_with
+from serving_core.structured_logging import log_fields
+from text_service.engine import Completion, EngineRequest, FinishReason, TextDelta, TextEngine
+from text_service.prompts import EncodedPrompt, PromptEncoder
+from text_service.request_validation import (
+    RequestLimits,
+    ValidRequest,
+    check_generate_request,
+    check_prompt_input,
+    fit_to_context,
+)
+
+logger = logging.getLogger(__name__)
+
+FINISH_REASONS = {
+    FinishReason.LENGTH: pb.FINISH_REASON_LENGTH,
+    FinishReason.STOP_SEQUENCE: pb.FINISH_REASON_STOP_SEQUENCE,
+    FinishReason.END_OF_SEQUENCE: pb.FINISH_REASON_END_OF_SEQUENCE,
+    FinishReason.CANCELLED: pb.FINISH_REASON_CANCELLED,
+}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What GetModelInfo says about the model besides limits and engine."""
+
+    model_id: str
+    dtype: str
+    device: str
+
+
+@dataclass(frozen=True)
+class Serving:
+    """Everything the servicer needs once the model is loaded and warm."""
+
+    engine: TextEngine
+    encoder: PromptEncoder
+    limits: RequestLimits
+    facts: ModelFacts
+
+
+@dataclass
+class _RequestLog:
+    """What the request's log line reports; filled in as the request goes."""
+
+    rpc: str
+    request_id: str = ""
+    outcome: str = ""
+    completion: Completion | None = None
+    started: float = field(default_factory=time.perf_counter)
+
+    def emit(self) -> None:
+        line: dict[str, Any] = {"rpc": self.rpc, "request_id": self.request_id}
+        if self.completion is not None:
+            c = self.completion
+            line.update(
+                prompt_tokens=c.prompt_tokens,
+                completion_tokens=c.completion_tokens,
+                queue_s=round(c.queue_seconds, 4),
+                ttft_s=round(c.time_to_first_token_seconds, 4),
+                total_s=round(c.total_seconds, 4),
+            )
+            self.outcome = self.outcome or c.finish_reason.value
+        else:
+            line["total_s"] = round(time.perf_counter() - self.started, 4)
+        line["finish_reason"] = self.outcome or FinishReason.CANCELLED.value
+        log_fields(logger, "request", **line)
+
+
+def _usage(completion: Completion) -> pb.Usage:
+    return pb.Usage(
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        total_tokens=completion.prompt_tokens + completion.completion_tokens,
+    )
+
+
+def _timings(completion: Completion) -> pb.Timings:
+    return pb.Timings(
+        queue_seconds=completion.queue_seconds,
+        time_to_first_token_seconds=completion.time_to_first_token_seconds,
+        total_seconds=completion.total_seconds,
+    )
+
+
+class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
+    """Serves TextGenerationService; answers UNAVAILABLE until ``attach`` hands it the warm engine."""
+
+    def __init__(self) -> None:
+        self._serving: Serving | None = None
+
+    def attach(self, serving: Serving) -> None:
+        self._serving = serving
+
+    def _ready(self) -> Serving:
+        if self._serving is None:
+            raise NotReady("the text model is still loading; retry when health reports SERVING")
+        return self._serving
+
+    async def _admit(self, serving: Serving, request: Any, log: _RequestLog) -> tuple[ValidRequest, EncodedPrompt]:
+        """Validates, tokenizes off the loop, checks the context, submits; returns once the engine holds it."""
+        arrival = log.started
+        valid = check_generate_request(request, serving.limits, serving.encoder.has_chat_template)
+        log.request_id = valid.request_id
+        prompt = await asyncio.to_thread(serving.encoder.encode, valid.prompt.prompt, valid.prompt.messages)
+        sampling = fit_to_context(valid, len(prompt.token_ids), serving.limits)
+        serving.engine.submit(EngineRequest(valid.request_id, prompt.token_ids, sampling, arrival))
+        return valid, prompt
+
+    async def _events(self, serving: Serving, request_id: str, log: _RequestLog) -> AsyncIterator[TextDelta]:
+        """The request's deltas; its Completion lands in the log. Cancels the request if the caller stops early."""
+        try:
+            async for event in serving.engine.stream(request_id):
+                if isinstance(event, Completion):
+                    log.completion = event
+                else:
+                    yield event
+        finally:
+            if log.completion is None:
+                log.completion = serving.engine.cancel(request_id)
+
+    async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
+        log = _RequestLog("Generate")
+        try:
+            serving = self._ready()
+            valid, prompt = await self._admit(serving, request, log)
+            texts = [prompt.text] if valid.include_prompt else []
+            token_ids: list[int] = []
+            events = self._events(serving, valid.request_id, log)
+            try:
+                async for delta in events:
+                    texts.append(delta.text)
+                    token_ids.extend(delta.token_ids)
+            finally:
+                await events.aclose()
+            assert log.completion is not None
+            return pb.GenerateResponse(
+                text="".join(texts),
+                token_ids=token_ids,
+                finish_reason=FINISH_REASONS[log.completion.finish_reason],
+                usage=_usage(log.completion),
+                timings=_timings(log.completion),
+                request_id=valid.request_id,
+            )
+        except RequestError as error:
+            log.outcome = error.code.name
+            await abort_with(context, error)
+        except Exception:
+            log.outcome = grpc.StatusCode.INTERNAL.name
+            logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
+            await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
+        finally:
+            log.emit()
+
+    async def GenerateStream(
+        self, request: pb.GenerateStreamRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.GenerateStreamResponse]:
+        log = _RequestLog("GenerateStream")
+        try:
+            serving = self._ready()
+            valid, prompt = await self._admit(serving, request, log)
+            request_id = valid.request_id
+            events = self._events(serving, request_id, log)
+            try:
+                if valid.include_prompt:
+                    yield pb.GenerateStreamResponse(text=prompt.text, request_id=request_id)
+                async for delta in events:
+                    yield pb.GenerateStreamResponse(text=delta.text, token_ids=delta.token_ids, request_id=request_id)
+            finally:
+                await events.aclose()
+            assert log.completion is not None
+            yield pb.GenerateStreamResponse(
+                finish_reason=FINISH_REASONS[log.completion.finish_reason],
+                usage=_usage(log.completion),
+                timings=_timings(log.completion),
+                request_id=request_id,
+            )
+        except RequestError as error:
+            log.outcome = error.code.name
+            await abort_with(context, error)
+        except Exception:
+            log.outcome = grpc.StatusCode.INTERNAL.name
+            logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
+            await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
+        finally:
+            log.emit()
+
+    async def Tokenize(self, request: pb.TokenizeRequest, context: grpc.aio.ServicerContext) -> pb.TokenizeResponse:
+        try:
+            serving = self._ready()
+            prompt = check_prompt_input(request, serving.limits, serving.encoder.has_chat_template)
+            encoded = await asyncio.to_thread(serving.encoder.encode, prompt.prompt, prompt.messages)
+            tokens = serving.encoder.token_strings(encoded.token_ids)
+            return pb.TokenizeResponse(token_ids=encoded.token_ids, tokens=tokens)
+        except RequestError as error:
+            await abort_with(context, error)
+
+    async def GetModelInfo(
+        self, request: pb.GetModelInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetModelInfoResponse:
+        try:
+            return _model_info(self._ready())
+        except RequestError as error:
+            await abort_with(context, error)
+
+
+def _model_info(serving: Serving) -> pb.GetModelInfoResponse:
+    limits, engine = serving.limits, serving.engine
+    stats = engine.stats()
+    return pb.GetModelInfoResponse(
+        model_id=serving.facts.model_id,
+        dtype=serving.facts.dtype,
+        device=serving.facts.device,
+        has_chat_template=serving.encoder.has_chat_template,
+        limits=pb.TextLimits(
+            context_length=limits.context_length,
+            default_max_new_tokens=limits.default_max_new_tokens,
+            max_new_tokens_limit=limits.max_new_tokens_limit,
+            max_prompt_chars=limits.max_prompt_chars,
+            max_stop_sequences=limits.max_stop_sequences,
+            max_queue=limits.max_queue,
+        ),
+        engine=pb.EngineSettings(
+            name=engine.description.name,
+            max_batch_size=engine.description.max_batch_size,
+            attention=engine.description.attention,
+        ),
+        stats=pb.EngineStats(
+            active_requests=stats.active_requests,
+            queued_requests=stats.queued_requests,
+            finished_requests=stats.finished_requests,
+            generated_tokens=stats.generated_tokens,
+            peak_batch_size=stats.peak_batch_size,
+            last_batch_size=stats.last_batch_size,
+            decode_steps=stats.decode_steps,
+        ),
+    )
