@@ -21,9 +21,9 @@ class HearthError(Exception):
 
 
 def exit_code_for_http_status(status: int) -> int:
-    """503/504/502 mean "down, loading or not answering"; other 4xx mean "your request was refused"."""
+    """502/503/504 mean "down, loading or not answering"; 4xx and 507 (too big for the device) "refused"."""
     if status in (502, 503, 504):
         return EXIT_UNAVAILABLE
-    if 400 <= status < 500:
+    if 400 <= status < 500 or status == 507:
         return EXIT_REJECTED
     return EXIT_FAILED

@@ -66,7 +66,13 @@ def _response_error(response: httpx.Response) -> HearthError:
 
 
 _UNAVAILABLE_TYPES = {"service_unavailable", "timeout"}
-_REJECTED_TYPES = {"invalid_request_error", "rate_limit_error", "authentication_error", "not_found_error"}
+_REJECTED_TYPES = {
+    "invalid_request_error",
+    "rate_limit_error",
+    "authentication_error",
+    "not_found_error",
+    "insufficient_resources",
+}
 
 
 def _stream_error(data: str) -> HearthError:

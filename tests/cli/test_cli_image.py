@@ -1,0 +1,50 @@
+"""`hearth image` against the real stack: files written, progress shown, seeds, and the gRPC path."""
+
+import json
+from pathlib import Path
+
+from tests.cli.hearth_processes import run_hearth
+from tests.http_gateway.gateway_process import GatewayProcess
+from tests.service_processes import ServiceProcess
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SMALL = ["--steps", "3", "--size", "64", "--seed", "7"]
+
+
+def test_image_writes_a_png_and_shows_the_step_progress(gateway: GatewayProcess, tmp_path: Path) -> None:
+    output = tmp_path / "fox.png"
+
+    result = run_hearth(["image", "a red fox", "-o", str(output), *SMALL, "--url", gateway.url])
+
+    assert result.returncode == 0, result.stderr
+    assert output.read_bytes().startswith(PNG_SIGNATURE)
+    assert "3/3 steps" in result.stderr
+    assert f"saved {output} (seed 7)" in result.stderr
+
+
+def test_same_seed_gives_the_same_file_through_the_gateway_and_over_grpc(
+    gateway: GatewayProcess, image_service: ServiceProcess, tmp_path: Path
+) -> None:
+    through_gateway, direct = tmp_path / "gateway.png", tmp_path / "grpc.png"
+
+    first = run_hearth(["image", "a lighthouse", "-o", str(through_gateway), *SMALL, "--url", gateway.url])
+    second = run_hearth(["image", "a lighthouse", "-o", str(direct), *SMALL, "--grpc", image_service.target])
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert through_gateway.read_bytes() == direct.read_bytes()
+
+
+def test_several_images_get_numbered_files_and_consecutive_seeds(gateway: GatewayProcess, tmp_path: Path) -> None:
+    output = tmp_path / "set.png"
+
+    args = ["image", "two cats", "-o", str(output), *SMALL, "-n", "2", "--negative", "dogs", "--json"]
+
+    result = run_hearth([*args, "--url", gateway.url])
+
+    assert result.returncode == 0, result.stderr
+    images = json.loads(result.stdout)["images"]
+    assert [image["path"] for image in images] == [str(tmp_path / "set-0.png"), str(tmp_path / "set-1.png")]
+    assert [image["seed"] for image in images] == [7, 8]
+    assert all(Path(image["path"]).read_bytes().startswith(PNG_SIGNATURE) for image in images)
+    assert not output.exists()
