@@ -91,10 +91,12 @@ def drain_seconds() -> dict[str, float]:
     """
     from http_gateway.__main__ import GRACEFUL_SHUTDOWN_SECONDS
     from image_service.settings import ImageSettings
+    from text_service.settings import TextSettings
 
     return {
         "gateway": GRACEFUL_SHUTDOWN_SECONDS,
         "image-service": ImageSettings.model_fields["grace_seconds"].default,
+        "text-service": TextSettings.model_fields["grace_seconds"].default,
     }
 
 

@@ -137,7 +137,7 @@ def test_pods_get_time_to_drain_after_leaving_the_endpoints(base: list[dict[str,
     pre_stop = _container(deployment)["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert pre_stop >= 1, "SIGTERM would race the endpoint removal"
     grace = deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
-    assert grace > pre_stop + drain_seconds().get(name, 0)
+    assert grace > pre_stop + drain_seconds()[name]
 
 
 def test_the_text_service_scales_horizontally(base: list[dict[str, Any]]) -> None:
