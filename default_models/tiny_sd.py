@@ -16,9 +16,10 @@ from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNe
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
+from default_models import DIR_NAME, image_model_path
+
 SEED = 0
 TEXT_DIM = 32
-DIR_NAME = "tiny-sd"
 
 
 def _tokenizer() -> CLIPTokenizer:
@@ -93,7 +94,7 @@ def build_pipeline() -> StableDiffusionPipeline:
 
 def ensure_image_model(models_dir: Path) -> Path:
     """Returns the tiny pipeline's folder under models_dir, building it only when it is missing."""
-    target = models_dir / "image" / DIR_NAME
+    target = image_model_path(models_dir)
     if (target / "model_index.json").exists():
         return target
     partial = target.with_name(DIR_NAME + ".partial")

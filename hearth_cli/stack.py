@@ -16,8 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from default_models.text_gguf import GGUF_NAME
-from default_models.tiny_sd import DIR_NAME
+from default_models import image_model_path, text_model_path
 
 SERVICES = ("text_service", "image_service", "http_gateway")
 STOP_TIMEOUT_SECONDS = 60.0
@@ -26,8 +25,8 @@ STOP_TIMEOUT_SECONDS = 60.0
 def service_environment(models_dir: Path) -> dict[str, str]:
     """The environment of the children: the embedded models unless the operator set other ones."""
     env = dict(os.environ)
-    env.setdefault("HEARTH_TEXT_MODEL", str((models_dir / "text" / GGUF_NAME).resolve()))
-    env.setdefault("HEARTH_IMAGE_MODEL", str((models_dir / "image" / DIR_NAME).resolve()))
+    env.setdefault("HEARTH_TEXT_MODEL", str(text_model_path(models_dir).resolve()))
+    env.setdefault("HEARTH_IMAGE_MODEL", str(image_model_path(models_dir).resolve()))
     env.setdefault("HF_HUB_OFFLINE", "1")
     return env
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+import default_models
+
 if TYPE_CHECKING:
     from tests.http_gateway.gateway_process import GatewayProcess
     from tests.service_processes import ServiceProcess
@@ -22,16 +24,12 @@ def models_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def text_model_path(models_dir: Path) -> Path:
-    from default_models.text_gguf import GGUF_NAME
-
-    return models_dir / "text" / GGUF_NAME
+    return default_models.text_model_path(models_dir)
 
 
 @pytest.fixture(scope="session")
 def image_model_path(models_dir: Path) -> Path:
-    from default_models.tiny_sd import DIR_NAME
-
-    return models_dir / "image" / DIR_NAME
+    return default_models.image_model_path(models_dir)
 
 
 @pytest.fixture(scope="session")

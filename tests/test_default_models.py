@@ -12,13 +12,13 @@ from default_models import text_gguf, tiny_sd
 
 
 @pytest.fixture(scope="module")
-def gguf_path(models_dir: Path) -> Path:
-    return models_dir / "text" / text_gguf.GGUF_NAME
+def gguf_path(text_model_path: Path) -> Path:
+    return text_model_path
 
 
 @pytest.fixture(scope="module")
-def tiny_sd_dir(models_dir: Path) -> Path:
-    return models_dir / "image" / tiny_sd.DIR_NAME
+def tiny_sd_dir(image_model_path: Path) -> Path:
+    return image_model_path
 
 
 def test_text_model_is_the_pinned_gguf(gguf_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 import json
 
-from default_models.tiny_sd import DIR_NAME
+from default_models import DIR_NAME
 from tests.cli.hearth_processes import run_hearth
 from tests.http_gateway.gateway_process import GatewayProcess
 from tests.service_processes import ServiceProcess

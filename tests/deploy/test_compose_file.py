@@ -135,8 +135,7 @@ def test_a_bigger_model_is_chosen_by_path_and_environment_variable(no_env_file: 
 
 
 def test_the_default_models_are_the_ones_baked_into_the_images(cpu_stack: dict[str, Any]) -> None:
-    from default_models.text_gguf import GGUF_NAME
-    from default_models.tiny_sd import DIR_NAME
+    from default_models import DIR_NAME, GGUF_NAME
 
     services = cpu_stack["services"]
     assert services["text-service"]["environment"]["HEARTH_TEXT_MODEL"] == f"/models/text/{GGUF_NAME}"

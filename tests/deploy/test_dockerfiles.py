@@ -17,8 +17,7 @@ from dockerfile_parse import DockerfileParser
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from default_models.text_gguf import GGUF_NAME
-from default_models.tiny_sd import DIR_NAME
+from default_models import DIR_NAME, GGUF_NAME
 from tests.conftest import REPO_ROOT
 from tests.deploy.deploy_tools import hadolint
 
