@@ -35,7 +35,8 @@ def dial_target(target: str) -> str:
 
     gRPC resolves one name per channel; a comma-separated replica list only exists in its ``ipv4:`` and
     ``ipv6:`` schemes, which take addresses. Anything that already names a scheme is passed through, so
-    ``dns:///name:port`` keeps gRPC's own periodic re-resolution.
+    ``dns:///name:port`` keeps gRPC's own re-resolution (on every reconnect; the model services age
+    connections out after a minute, so that happens regularly).
     """
     target = target.strip()
     if "," not in target or target.startswith(_SCHEMES):

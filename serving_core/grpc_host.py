@@ -19,6 +19,10 @@ from serving_core.request_decoding import RejectUndecodableRequests
 
 logger = logging.getLogger(__name__)
 
+# Clients are asked to reconnect after this long (in-flight calls finish first: the grace is unbounded),
+# which is when gRPC re-resolves a `dns:///` target, so replicas added by a scale-up start getting traffic.
+MAX_CONNECTION_AGE_MS = 60_000
+
 
 class GrpcHost:
     """One grpc.aio server plus the standard health service, for one model service."""
@@ -30,6 +34,7 @@ class GrpcHost:
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
                 ("grpc.so_reuseport", 0),
+                ("grpc.max_connection_age_ms", MAX_CONNECTION_AGE_MS),
             ],
         )
         self.health = health.aio.HealthServicer()
