@@ -130,7 +130,11 @@ class _SseClient:
 
 
 class GatewayTextClient(_SseClient):
-    """(c) Hearth's gateway, `POST /generate-text` with `"stream": true` (SSE `token` / `done` events)."""
+    """(c) Hearth's gateway, `POST /generate-text` with `"stream": true` (SSE `token` / `done` events).
+
+    The route echoes the prompt first, as the original design returned it; only events that carry
+    generated token ids count as arrivals.
+    """
 
     name = "hearth gateway SSE"
 
@@ -144,8 +148,8 @@ class GatewayTextClient(_SseClient):
                     record.fail(f"HTTP {source.response.status_code}: {source.response.text[:200]}")
                     return record
                 async for event in source.aiter_sse():
-                    if event.event == "token":
-                        record.tokens_arrived(max(len(event.json().get("token_ids", [])), 1))
+                    if event.event == "token" and event.json()["token_ids"]:
+                        record.tokens_arrived(len(event.json()["token_ids"]))
                     elif event.event == "done":
                         record.finish(event.json()["usage"]["completion_tokens"])
                     elif event.event == "error":

@@ -16,7 +16,7 @@ from bench.health_probes import GrpcHealthCheck, HealthCheck, HttpHealthCheck
 from bench.load import LoadResult, LoadRound, drive, summarise
 from bench.peer_checkpoint import ensure_peer_checkpoint
 from bench.plan import BenchPaths, TextPlan
-from bench.progress import Progress
+from bench.progress import Budget, Progress
 from bench.text_clients import (
     GatewayTextClient,
     GrpcTextClient,
@@ -115,7 +115,9 @@ def _describe(result: LoadResult) -> str:
     return line
 
 
-async def _single_streams(systems: dict[str, TextSystem], plan: TextPlan, progress: Progress) -> list[LoadResult]:
+async def _single_streams(
+    systems: dict[str, TextSystem], plan: TextPlan, budget: Budget, progress: Progress
+) -> list[LoadResult]:
     rounds: dict[str, list[LoadRound]] = {name: [] for name in systems}
     for index in range(plan.single_stream_rounds):
         for name, system in systems.items():
@@ -126,7 +128,7 @@ async def _single_streams(systems: dict[str, TextSystem], plan: TextPlan, progre
                     plan.max_new_tokens,
                     1,
                     system.health_check,
-                    plan.round_time_limit_seconds,
+                    budget.round_limit(plan.round_time_limit_seconds),
                 )
             )
         progress.say(f"text: single-stream round {index + 1}/{plan.single_stream_rounds} done")
@@ -137,10 +139,19 @@ async def _single_streams(systems: dict[str, TextSystem], plan: TextPlan, progre
 
 
 async def _concurrent(
-    systems: dict[str, TextSystem], plan: TextPlan, concurrency: int, progress: Progress
+    systems: dict[str, TextSystem],
+    plan: TextPlan,
+    concurrency: int,
+    budget: Budget,
+    skipped: dict[str, str],
+    progress: Progress,
 ) -> list[LoadResult]:
     results = []
     for name, system in systems.items():
+        if budget.left <= 0:
+            skipped[f"{name} @{concurrency}"] = "over the run's time budget"
+            progress.say(f"text: skipping {name} @{concurrency}: over the run's time budget")
+            continue
         if name == IN_PROCESS:
             assert isinstance(system.client, InProcessClient)
             runs = []
@@ -156,7 +167,7 @@ async def _concurrent(
                     plan.max_new_tokens,
                     concurrency,
                     system.health_check,
-                    plan.round_time_limit_seconds,
+                    budget.round_limit(plan.round_time_limit_seconds),
                 )
                 for _ in range(plan.rounds_at(concurrency))
             ]
@@ -166,8 +177,8 @@ async def _concurrent(
     return results
 
 
-async def run_text_suite(plan: TextPlan, paths: BenchPaths, progress: Progress) -> TextSuiteResult:
-    """Every text scenario, in one process run."""
+async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, progress: Progress) -> TextSuiteResult:
+    """Every text scenario, in one process run, within the budget."""
     skipped = {}
     if not hearth_services_present():
         skipped[GRPC] = skipped[GATEWAY] = "text_service or http_gateway is not in this checkout"
@@ -175,8 +186,8 @@ async def run_text_suite(plan: TextPlan, paths: BenchPaths, progress: Progress) 
     async with AsyncExitStack() as exits:
         systems = await _start_systems(paths, progress, exits)
         await _warm_up(systems, plan, progress)
-        results = await _single_streams(systems, plan, progress)
+        results = await _single_streams(systems, plan, budget, progress)
         for concurrency in plan.concurrencies:
             if concurrency > 1:
-                results += await _concurrent(systems, plan, concurrency, progress)
+                results += await _concurrent(systems, plan, concurrency, budget, skipped, progress)
     return TextSuiteResult(plan=asdict(plan), results=results, skipped=skipped)
