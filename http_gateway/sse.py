@@ -25,7 +25,6 @@ from http_gateway.request_tracking import request_id_of, route_of
 logger = logging.getLogger(__name__)
 
 PING_SECONDS = 15
-EVENT_STREAM = "text/event-stream"
 
 
 def json_event(data: Any, event: str | None = None) -> ServerSentEvent:
@@ -82,8 +81,3 @@ def event_stream(
 def _error_event(error: ApiError, request: Request, name: str | None) -> ServerSentEvent:
     body = ErrorResponse(error=error.detail(request_id_of(request.scope)))
     return json_event(body.model_dump(), event=name)
-
-
-def event_stream_response_doc(description: str) -> dict[str, Any]:
-    """The OpenAPI ``content`` entry that declares a route's 200 may also be an event stream."""
-    return {EVENT_STREAM: {"schema": {"type": "string", "description": description}}}

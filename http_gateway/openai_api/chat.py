@@ -37,7 +37,8 @@ from http_gateway.openai_api.text_choices import (
     total_usage,
 )
 from http_gateway.route_calls import route_calls
-from http_gateway.sse import event_stream, event_stream_response_doc, json_event
+from http_gateway.sse import event_stream, json_event
+from http_gateway.sse_schema import openai_chunks
 from http_gateway.text_calls import TextCalls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -64,7 +65,7 @@ def _messages(body: ChatCompletionRequest) -> list[text_pb2.ChatMessage]:
     "/chat/completions",
     response_model=ChatCompletionResponse,
     responses={
-        200: {"content": event_stream_response_doc("with stream=true: chat.completion.chunk chunks")},
+        200: {"content": openai_chunks("with stream=true: chat.completion.chunk chunks", ChatCompletionChunk)},
         **ERROR_RESPONSES,
     },
     summary="OpenAI chat completions",

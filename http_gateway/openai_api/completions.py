@@ -23,13 +23,14 @@ from http_gateway.openai_api.text_choices import (
     total_usage,
 )
 from http_gateway.route_calls import route_calls
-from http_gateway.sse import event_stream, event_stream_response_doc, json_event
+from http_gateway.sse import event_stream, json_event
+from http_gateway.sse_schema import DONE_MARKER, openai_chunks
 from http_gateway.text_calls import TextCalls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 FIELD_NAMES = {"max_new_tokens": "max_tokens", "include_prompt": "echo", "prompt": "prompt"}
-DONE = ServerSentEvent(data="[DONE]", sep="\n")
+DONE = ServerSentEvent(data=DONE_MARKER, sep="\n")
 
 
 def _prompts(body: CompletionRequest) -> list[str]:
@@ -40,7 +41,7 @@ def _prompts(body: CompletionRequest) -> list[str]:
     "/completions",
     response_model=CompletionResponse,
     responses={
-        200: {"content": event_stream_response_doc("with stream=true: text_completion chunks")},
+        200: {"content": openai_chunks("with stream=true: text_completion chunks", CompletionResponse)},
         **ERROR_RESPONSES,
     },
     summary="OpenAI completions",

@@ -23,9 +23,11 @@ from http_gateway.original_api.protocol import (
     ImageResponse,
 )
 from http_gateway.route_calls import route_calls
-from http_gateway.sse import event_stream, event_stream_response_doc, json_event
+from http_gateway.sse import event_stream, json_event
+from http_gateway.sse_schema import named_events
 
 router = APIRouter(tags=["original"])
+STREAM_EVENTS = {"progress": ImageProgressEvent, "image": GeneratedImage, "done": ImageDoneEvent}
 
 STREAM_DOC = (
     "with stream=true: `event: progress` {step, total_steps, elapsed_seconds} per denoising step, then "
@@ -54,7 +56,10 @@ def _generated(image: image_pb2.GeneratedImage) -> GeneratedImage:
     "/generate-image",
     response_model=ImageResponse,
     response_model_exclude_none=True,
-    responses={200: {"content": event_stream_response_doc(STREAM_DOC)}, **ERROR_RESPONSES},
+    responses={
+        200: {"content": named_events(STREAM_DOC, STREAM_EVENTS)},
+        **ERROR_RESPONSES,
+    },
     summary="Draw an image from a prompt (the original route)",
 )
 async def generate_image(

@@ -13,7 +13,8 @@ from http_gateway.gateway_state import GatewayState, gateway_state
 from http_gateway.grpc_calls import OpenedStream
 from http_gateway.original_api.protocol import TextDoneEvent, TextRequest, TextResponse, TextTokenEvent
 from http_gateway.route_calls import route_calls
-from http_gateway.sse import event_stream, event_stream_response_doc, json_event
+from http_gateway.sse import event_stream, json_event
+from http_gateway.sse_schema import named_events
 from http_gateway.text_calls import TextCalls
 from http_gateway.text_contract import TextTimings, Usage, finish_reason_name, sampling_params
 
@@ -37,7 +38,10 @@ def _sampling(body: TextRequest) -> text_pb2.SamplingParams:
 @router.post(
     "/generate-text",
     response_model=TextResponse,
-    responses={200: {"content": event_stream_response_doc(STREAM_DOC)}, **ERROR_RESPONSES},
+    responses={
+        200: {"content": named_events(STREAM_DOC, {"token": TextTokenEvent, "done": TextDoneEvent})},
+        **ERROR_RESPONSES,
+    },
     summary="Continue a prompt (the original route)",
 )
 async def generate_text(
