@@ -19,6 +19,7 @@ from http_gateway.metrics import GatewayMetrics
 from http_gateway.openai_api import chat, completions, images, models
 from http_gateway.original_api import health_routes, image_routes, text_routes
 from http_gateway.request_tracking import RequestTracking
+from http_gateway.schema_limits import publish_backend_limits
 from http_gateway.sse_schema import add_event_components
 
 DESCRIPTION = """Text and image generation from local models, over the original REST routes, Server-Sent
@@ -54,6 +55,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPIOffline(title="Hearth gateway", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app, metrics)
     add_event_components(app)
+    publish_backend_limits(app, lambda: app.state.gateway.monitor.limits() if hasattr(app.state, "gateway") else {})
     api_key = settings.api_key.get_secret_value()
     guarded = [Depends(bearer_guard(api_key))] if api_key else []
 

@@ -55,10 +55,15 @@ class BackendMonitor:
         self._timeout = timeout_seconds
         self._snapshot = {b.name: BackendHealth(target=b.target, status="unknown", loaded=False) for b in backends}
         self._first_seen: dict[str, float] = {}
+        self._limits: dict[str, dict[str, float]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def snapshot(self) -> dict[str, BackendHealth]:
         return dict(self._snapshot)
+
+    def limits(self) -> dict[str, dict[str, float]]:
+        """Each backend's limits (GetModelInfo's ``limits``) as last reported, by field name."""
+        return dict(self._limits)
 
     def first_seen(self, backend: str) -> int:
         """Unix time the backend's model was first seen serving (OpenAI's ``created``)."""
@@ -109,6 +114,9 @@ class BackendMonitor:
             return previous.model_copy(
                 update={"status": "serving", "loaded": True, "error": error.details(), "checked_at": checked_at}
             )
+        self._limits[backend.name] = {
+            field.name: getattr(info.limits, field.name) for field in info.limits.DESCRIPTOR.fields
+        }
         return BackendHealth(
             target=backend.target,
             status="serving",

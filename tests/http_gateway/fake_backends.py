@@ -26,7 +26,7 @@ SLOW_SECONDS = 0.05
 MAX_NEW_TOKENS = 4096
 MAX_STEPS = 150
 MAX_IMAGES = 8
-MAX_SIDE = 2048
+MIN_SIDE, MAX_SIDE = 64, 2048
 
 
 @dataclass
@@ -152,6 +152,7 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
             model_id=self.name,
             dtype="float32",
             device="cpu",
+            limits=text_pb2.TextLimits(max_new_tokens_limit=MAX_NEW_TOKENS, max_prompt_chars=32768),
             stats=text_pb2.EngineStats(active_requests=self.log.active, queued_requests=0),
         )
 
@@ -172,8 +173,8 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
         checks = [
             ("params.num_images", 1 <= count <= MAX_IMAGES),
             ("params.num_inference_steps", 1 <= steps <= MAX_STEPS),
-            ("params.width", params.width <= MAX_SIDE),
-            ("params.height", params.height <= MAX_SIDE),
+            ("params.width", not params.width or MIN_SIDE <= params.width <= MAX_SIDE),
+            ("params.height", not params.height or MIN_SIDE <= params.height <= MAX_SIDE),
             ("params.prompt", bool(params.prompt)),
         ]
         await refuse_out_of_range(checks, context)
@@ -228,6 +229,9 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
             model_id=self.name,
             device="cpu",
             dtype="float32",
+            limits=image_pb2.ImageLimits(
+                min_size=MIN_SIDE, max_size=MAX_SIDE, size_multiple=8, max_steps=MAX_STEPS, max_num_images=MAX_IMAGES
+            ),
             stats=image_pb2.ImageStats(active_requests=self.log.active),
         )
 

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from http_gateway.schema_limits import bound_fields
+
 SCHEMATHESIS = Path(sys.executable).with_name("st")
 CHECKS = ",".join(
     [
@@ -24,7 +26,7 @@ CHECKS = ",".join(
     ]
 )
 RUN_SECONDS = 300
-SMALL_LIMITS: dict[str, dict[str, dict[str, Any]]] = {
+SMALL_LIMITS: dict[str, dict[str, Any]] = {
     "max_new_tokens": {"integer": {"maximum": 4}},
     "max_tokens": {"integer": {"maximum": 4}},
     "max_completion_tokens": {"integer": {"maximum": 4}},
@@ -49,26 +51,18 @@ REQUIRED_IN = {
 }
 
 
-def _tighten(schema: dict[str, Any], bounds: dict[str, dict[str, Any]]) -> None:
-    """Applies the bounds of each JSON type to the field's branches of that type (and to array items)."""
-    for branch in [schema, *schema.get("anyOf", [])]:
-        branch.update(bounds.get(branch.get("type", ""), {}))
-        if branch.get("type") == "array":
-            _tighten(branch.get("items", {}), bounds)
-
-
 def with_small_limits(openapi: dict[str, Any]) -> dict[str, Any]:
     """A copy of the gateway's schema whose costly fields are small and always sent (never null)."""
     schema = json.loads(json.dumps(openapi))
-    for name, component in schema["components"]["schemas"].items():
-        for field, bounds in SMALL_LIMITS.items():
-            if field in component.get("properties", {}):
-                _tighten(component["properties"][field], bounds)
-        for field in REQUIRED_IN.get(name, []):
+    components = schema["components"]["schemas"]
+    bound_fields(schema, {name: SMALL_LIMITS for name in components})
+    for name, fields in REQUIRED_IN.items():
+        component = components[name]
+        for field in fields:
             field_schema = component["properties"][field]
             if "anyOf" in field_schema:
                 field_schema["anyOf"] = [branch for branch in field_schema["anyOf"] if branch.get("type") != "null"]
-        component["required"] = sorted({*component.get("required", []), *REQUIRED_IN.get(name, [])})
+        component["required"] = sorted({*component.get("required", []), *fields})
     return schema
 
 

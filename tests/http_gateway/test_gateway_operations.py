@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.http_gateway.fake_backends import FakeBackend
+from tests.http_gateway.fake_backends import MAX_IMAGES, MAX_NEW_TOKENS, MAX_SIDE, MAX_STEPS, MIN_SIDE, FakeBackend
 from tests.http_gateway.in_process_gateway import InProcessGateway, fake_settings
 from tests.http_gateway.prometheus_text import metric_value
 
@@ -71,6 +71,17 @@ async def test_docs_pages_use_only_assets_the_gateway_serves(client: httpx.Async
         assert len(asset.content) > 1000, url
     spec = await client.get("/openapi.json")
     assert "/generate-text" in spec.json()["paths"]
+
+
+async def test_schema_carries_the_limits_the_backends_report(client: httpx.AsyncClient) -> None:
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert schemas["TextRequest"]["properties"]["max_new_tokens"]["maximum"] == MAX_NEW_TOKENS
+    chat_tokens = schemas["ChatCompletionRequest"]["properties"]["max_completion_tokens"]["anyOf"][0]
+    assert chat_tokens["maximum"] == MAX_NEW_TOKENS
+    width = schemas["ImageRequest"]["properties"]["width"]
+    assert (width["minimum"], width["maximum"], width["multipleOf"]) == (MIN_SIDE, MAX_SIDE, 8)
+    assert schemas["ImageGenerationRequest"]["properties"]["n"]["maximum"] == MAX_IMAGES
+    assert schemas["ImageRequest"]["properties"]["num_inference_steps"]["maximum"] == MAX_STEPS
 
 
 @pytest.fixture(scope="module")
