@@ -55,7 +55,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPIOffline(title="Hearth gateway", version="1.0.0", description=DESCRIPTION, lifespan=lifespan)
     install_error_handlers(app, metrics)
     add_event_components(app)
-    publish_backend_limits(app, lambda: app.state.gateway.monitor.limits() if hasattr(app.state, "gateway") else {})
+
+    def reported_limits() -> dict[str, dict[str, float]]:
+        state: GatewayState | None = getattr(app.state, "gateway", None)
+        return state.monitor.limits() if state else {}
+
+    publish_backend_limits(app, reported_limits)
     api_key = settings.api_key.get_secret_value()
     guarded = [Depends(bearer_guard(api_key))] if api_key else []
 
