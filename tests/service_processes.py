@@ -62,6 +62,27 @@ class ServiceProcess:
                 time.sleep(0.2)
         raise TimeoutError(f"{self.module} not SERVING after {timeout}s:\n{self.log_tail()}")
 
+    def health_until_serving(self, timeout: float = 300.0) -> list[int]:
+        """Every health status the service answers, from its first answer until SERVING (proves NOT_SERVING first).
+
+        The channel reconnects at once: gRPC's default backoff grows while the service imports torch and
+        could skip the whole NOT_SERVING window.
+        """
+        seen: list[int] = []
+        deadline = time.monotonic() + timeout
+        options = [("grpc.initial_reconnect_backoff_ms", 20), ("grpc.max_reconnect_backoff_ms", 100)]
+        with grpc.insecure_channel(self.target, options=options) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            while health_pb2.HealthCheckResponse.SERVING not in seen:
+                self._raise_if_exited()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.module} not SERVING after {timeout}s:\n{self.log_tail()}")
+                try:
+                    seen.append(stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1).status)
+                except grpc.RpcError:
+                    time.sleep(0.02)
+        return seen
+
     def stop(self, timeout: float = 30.0) -> int:
         """SIGTERM, then SIGKILL if it has not exited in time; returns the exit code."""
         assert self.process is not None

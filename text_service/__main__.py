@@ -4,18 +4,27 @@ import os
 
 # Offline always: huggingface_hub reads this when it is first imported, so it is set before anything loads it.
 os.environ["HF_HUB_OFFLINE"] = "1"
+# OpenMP threads that spin while waiting starve the gRPC threads on a small CPU, and collapse when other
+# processes share it (docs/architecture.md has the numbers); OpenMP reads this once, when torch loads it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import asyncio
+import logging
 
 from pydantic_settings import CliApp
 
+from text_service.model_loading import ModelLoadError
 from text_service.service import serve
 from text_service.settings import TextSettings
 
 
 def main() -> None:
     settings = CliApp.run(TextSettings)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except ModelLoadError as error:
+        logging.getLogger("text_service").error("cannot start: %s", error)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -64,25 +64,28 @@ class _RequestLog:
 
     rpc: str
     request_id: str = ""
-    outcome: str = ""
+    error: str = ""
     completion: Completion | None = None
     started: float = field(default_factory=time.perf_counter)
 
     def emit(self) -> None:
         line: dict[str, Any] = {"rpc": self.rpc, "request_id": self.request_id}
+        if self.error:
+            line["error"] = self.error
         if self.completion is not None:
             c = self.completion
             line.update(
+                finish_reason=c.finish_reason.value,
                 prompt_tokens=c.prompt_tokens,
                 completion_tokens=c.completion_tokens,
                 queue_s=round(c.queue_seconds, 4),
                 ttft_s=round(c.time_to_first_token_seconds, 4),
                 total_s=round(c.total_seconds, 4),
             )
-            self.outcome = self.outcome or c.finish_reason.value
         else:
+            if not self.error:
+                line["finish_reason"] = FinishReason.CANCELLED.value
             line["total_s"] = round(time.perf_counter() - self.started, 4)
-        line["finish_reason"] = self.outcome or FinishReason.CANCELLED.value
         log_fields(logger, "request", **line)
 
 
@@ -162,10 +165,10 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
                 request_id=valid.request_id,
             )
         except RequestError as error:
-            log.outcome = error.code.name
+            log.error = error.code.name
             await abort_with(context, error)
         except Exception:
-            log.outcome = grpc.StatusCode.INTERNAL.name
+            log.error = grpc.StatusCode.INTERNAL.name
             logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
             await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
         finally:
@@ -195,10 +198,10 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
                 request_id=request_id,
             )
         except RequestError as error:
-            log.outcome = error.code.name
+            log.error = error.code.name
             await abort_with(context, error)
         except Exception:
-            log.outcome = grpc.StatusCode.INTERNAL.name
+            log.error = grpc.StatusCode.INTERNAL.name
             logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
             await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
         finally:

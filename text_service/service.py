@@ -9,6 +9,8 @@ import asyncio
 import logging
 import time
 
+from transformers.utils import logging as transformers_logging
+
 from hearth.text.v1 import text_service_pb2 as pb
 from hearth.text.v1 import text_service_pb2_grpc as pb_grpc
 from serving_core.grpc_host import GrpcHost
@@ -21,6 +23,7 @@ from text_service.request_validation import RequestLimits
 from text_service.server import ModelFacts, Serving, TextGenerationServicer
 from text_service.settings import TextSettings
 
+BATCHING_LOGGER = "ContinuousBatchingLogger"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TextGenerationService"].full_name
 WARM_UP_PROMPT = "A hearth is the fireplace at the heart of a home. Describe one."
 WARM_UP_REQUESTS = (
@@ -29,6 +32,15 @@ WARM_UP_REQUESTS = (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def route_library_logs() -> None:
+    """transformers and its batching manager log through their own stderr handlers: send them through ours (JSON)."""
+    transformers_logging.disable_default_handler()
+    transformers_logging.enable_propagation()
+    batching_logger = logging.getLogger(BATCHING_LOGGER)
+    batching_logger.handlers.clear()
+    batching_logger.propagate = True
 
 
 def request_limits(settings: TextSettings, loaded: LoadedModel) -> RequestLimits:
@@ -59,6 +71,7 @@ async def warm_up(engine: TextEngine, encoder: PromptEncoder) -> None:
 async def serve(settings: TextSettings) -> None:
     """Runs the service until SIGTERM/SIGINT, then drains in-flight requests and stops the engine."""
     configure_logging(settings.log_level)
+    route_library_logs()
     host = GrpcHost(
         bind=settings.bind,
         service_name=SERVICE_NAME,
