@@ -85,7 +85,9 @@ def image_paths(output: Path, count: int) -> list[Path]:
 
 
 def status_table(rows: list[ServiceStatus]) -> Table:
-    table = Table("service", "state", "model", "device", "dtype", "active", "queued", header_style="bold")
+    table = Table(header_style="bold")
+    for column in ("service", "state", "model", "device", "dtype", "active", "queued"):
+        table.add_column(column, overflow="fold")
     for row in rows:
         style = "green" if row.ready else "red"
         table.add_row(
