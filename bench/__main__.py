@@ -1,6 +1,14 @@
 """`python -m bench text|image|all [--quick]`: runs the scenarios, writes JSON and plots under
 bench/results/, and prints each target with PASS/FAIL."""
 
+import os
+
+# OpenMP threads that spin while they wait make CPU timings swing tenfold and more when other processes
+# share the cores (measured here: the tiny image pipeline took 0.2 s or 10 s for the same call). The text
+# service sets this for itself; the bench sets it for itself and, through the inherited environment, for
+# every server it starts, so all systems run alike. OpenMP reads it once, when torch loads it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import argparse
 import asyncio
 import json
@@ -13,6 +21,7 @@ import psutil
 import torch
 
 from bench.image_suite import run_image_suite
+from bench.markdown_report import image_table, targets_table, text_table
 from bench.plan import QUICK_IMAGE, QUICK_TEXT, BenchPaths, ImagePlan, TextPlan
 from bench.plots import plot_image, plot_text
 from bench.progress import Budget, Progress
@@ -32,6 +41,7 @@ def machine() -> dict:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ["OMP_WAIT_POLICY"],
         "load_average_at_start": psutil.getloadavg(),
     }
 
@@ -39,7 +49,7 @@ def machine() -> dict:
 async def run(suite: str, quick: bool, budget_seconds: float, paths: BenchPaths, progress: Progress) -> None:
     paths.results_dir.mkdir(parents=True, exist_ok=True)
     report: dict = {"suite": suite, "quick": quick, "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": machine()}
-    checks, plots = [], []
+    checks, plots, sections = [], [], []
     if suite in ("text", "all"):
         text_ends_at = budget_seconds - (IMAGE_SHARE_SECONDS if suite == "all" else 0)
         text = await run_text_suite(
@@ -48,16 +58,20 @@ async def run(suite: str, quick: bool, budget_seconds: float, paths: BenchPaths,
         report["text"] = asdict(text)
         checks += text_checks(text)
         plots += plot_text(text, paths.results_dir)
+        sections.append("## Text\n\n" + text_table(text))
     if suite in ("image", "all"):
         image = await run_image_suite(QUICK_IMAGE if quick else ImagePlan(), paths, progress)
         report["image"] = asdict(image)
         checks += image_checks(image)
         plots += plot_image(image, paths.results_dir)
+        sections.append("## Image\n\n" + image_table(image))
     report["targets"] = [asdict(check) for check in checks]
     report["duration_seconds"] = progress.elapsed
     output = paths.results_dir / f"{suite}.json"
     output.write_text(json.dumps(report, indent=2))
-    progress.say(f"wrote {output} and {', '.join(path.name for path in plots)}")
+    summary = output.with_suffix(".md")
+    summary.write_text("\n\n".join(["## Targets\n\n" + targets_table(checks), *sections]) + "\n")
+    progress.say(f"wrote {output}, {summary.name} and {', '.join(path.name for path in plots)}")
     progress.console.print(render(checks))
 
 
