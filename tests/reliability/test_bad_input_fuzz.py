@@ -1,0 +1,240 @@
+"""Bad input: hypothesis fuzzes every field of both services' request messages.
+
+Values are drawn at and beyond each documented limit (huge, negative, zero, NaN, infinite, empty, unknown
+enum numbers, oversized lists), and the wire itself is fuzzed with bytes that are no valid message or
+carry invalid UTF-8 in a string field (no request field is of type bytes). Every answer is a success or
+an INVALID_ARGUMENT-class status (RESOURCE_EXHAUSTED for a message over the size limit); never INTERNAL,
+UNKNOWN or a crash. Valid draws stay tiny (at most 2 tokens, 72x72 px, 2 steps) so the run stays short.
+"""
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hearth.image.v1 import image_service_pb2 as image_pb
+from hearth.image.v1 import image_service_pb2_grpc as image_grpc
+from hearth.text.v1 import text_service_pb2 as text_pb
+from hearth.text.v1 import text_service_pb2_grpc as text_grpc
+from tests.reliability.conftest import StartImage
+from tests.service_processes import ServiceProcess
+
+ACCEPTABLE = {
+    grpc.StatusCode.OK,
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.OUT_OF_RANGE,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+}
+FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+U32_MAX, U64_MAX = 2**32 - 1, 2**64 - 1
+
+edge_floats = st.floats(width=32, allow_nan=True, allow_infinity=True)
+short_text = st.text(max_size=24)
+
+
+def _status(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.StatusCode:
+    try:
+        call(request, timeout=120)
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+def _stream_status(call: grpc.UnaryStreamMultiCallable, request: object) -> grpc.StatusCode:
+    try:
+        for _ in call(request, timeout=120):
+            pass
+    except grpc.RpcError as error:
+        return error.code()
+    return grpc.StatusCode.OK
+
+
+def _running(service: ServiceProcess) -> bool:
+    return service.process is not None and service.process.poll() is None
+
+
+def _assert_alive(service: ServiceProcess) -> None:
+    assert _running(service), service.log_tail()
+    with grpc.insecure_channel(service.target) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=10)
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+@pytest.fixture(scope="module")
+def text_stub(text_service: ServiceProcess) -> Iterator[text_grpc.TextGenerationServiceStub]:
+    with grpc.insecure_channel(text_service.target) as channel:
+        yield text_grpc.TextGenerationServiceStub(channel)
+
+
+@pytest.fixture(scope="module")
+def image_stub(image_service: ServiceProcess) -> Iterator[image_grpc.ImageGenerationServiceStub]:
+    with grpc.insecure_channel(image_service.target) as channel:
+        yield image_grpc.ImageGenerationServiceStub(channel)
+
+
+@st.composite
+def text_requests(draw: st.DrawFn) -> dict:
+    """The fields shared by GenerateRequest and GenerateStreamRequest."""
+    messages = st.lists(
+        st.builds(
+            text_pb.ChatMessage,
+            role=st.sampled_from(["user", "system", "assistant", "", "robot", "USER"]),
+            content=short_text,
+        ),
+        max_size=4,
+    )
+    source = draw(st.sampled_from(["prompt", "messages", "both", "neither", "huge prompt", "many messages"]))
+    fields: dict = {}
+    if source in ("prompt", "both"):
+        fields["prompt"] = draw(short_text)
+    if source in ("messages", "both"):
+        fields["messages"] = draw(messages)
+    if source == "huge prompt":
+        fields["prompt"] = "a" * draw(st.sampled_from([32_769, 200_000]))
+    if source == "many messages":
+        fields["messages"] = [text_pb.ChatMessage(role="user", content="hi")] * 257
+    sampling = {
+        "max_new_tokens": draw(st.sampled_from([0, 1, 2, 4_097, 8_193, U32_MAX])),
+        "temperature": draw(edge_floats),
+        "top_k": draw(st.sampled_from([0, 1, 50, 1_000, 1_001, U32_MAX])),
+        "stop": draw(st.lists(st.one_of(short_text, st.just(""), st.just("x" * 129)), max_size=10)),
+    }
+    for name, values in (
+        ("top_p", edge_floats),
+        ("repetition_penalty", edge_floats),
+        ("seed", st.integers(0, U64_MAX)),
+    ):
+        value = draw(st.none() | values)
+        if value is not None:
+            sampling[name] = value
+    fields["sampling"] = text_pb.SamplingParams(**sampling)
+    fields["include_prompt"] = draw(st.booleans())
+    fields["request_id"] = draw(st.text(max_size=160))
+    return fields
+
+
+@st.composite
+def image_params(draw: st.DrawFn) -> image_pb.ImageParams:
+    sizes = st.sampled_from([0, 7, 8, 63, 64, 65, 72, 2_049, U32_MAX])
+    fields: dict = {
+        "prompt": draw(st.one_of(short_text, st.just(""), st.just("p" * 4_097))),
+        "negative_prompt": draw(st.one_of(short_text, st.just("n" * 4_097))),
+        "num_inference_steps": draw(st.sampled_from([0, 1, 2, 151, U32_MAX])),
+        "width": draw(sizes),
+        "height": draw(sizes),
+        "scheduler": draw(st.one_of(st.sampled_from(["euler", "Euler a", "DPM++ 2M", "ddim", "pndm"]), short_text)),
+        "output_format": draw(st.integers(-3, 7)),
+    }
+    for name, values in (
+        ("guidance_scale", edge_floats),
+        ("seed", st.integers(0, U64_MAX)),
+        ("num_images", st.sampled_from([0, 1, 2, 9, U32_MAX])),
+    ):
+        value = draw(st.none() | values)
+        if value is not None:
+            fields[name] = value
+    return image_pb.ImageParams(**fields)
+
+
+@FUZZ
+@given(fields=text_requests())
+def test_text_generate_answers_bad_fields_with_invalid_argument(
+    text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub, fields: dict
+) -> None:
+    assert _status(text_stub.Generate, text_pb.GenerateRequest(**fields)) in ACCEPTABLE
+    assert _running(text_service), text_service.log_tail()
+
+
+@FUZZ
+@given(fields=text_requests())
+def test_text_stream_answers_bad_fields_with_invalid_argument(
+    text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub, fields: dict
+) -> None:
+    assert _stream_status(text_stub.GenerateStream, text_pb.GenerateStreamRequest(**fields)) in ACCEPTABLE
+    assert _running(text_service), text_service.log_tail()
+
+
+@FUZZ
+@given(fields=text_requests())
+def test_tokenize_answers_bad_fields_with_invalid_argument(
+    text_stub: text_grpc.TextGenerationServiceStub, fields: dict
+) -> None:
+    request = text_pb.TokenizeRequest(prompt=fields.get("prompt", ""), messages=fields.get("messages", []))
+    assert _status(text_stub.Tokenize, request) in ACCEPTABLE
+
+
+@FUZZ
+@given(params=image_params(), stream=st.booleans())
+def test_image_generate_answers_bad_fields_with_invalid_argument(
+    image_service: ServiceProcess,
+    image_stub: image_grpc.ImageGenerationServiceStub,
+    params: image_pb.ImageParams,
+    stream: bool,
+) -> None:
+    if stream:
+        status = _stream_status(image_stub.GenerateStream, image_pb.GenerateStreamRequest(params=params))
+    else:
+        status = _status(image_stub.Generate, image_pb.GenerateRequest(params=params))
+    assert status in ACCEPTABLE
+    assert _running(image_service), image_service.log_tail()
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2): string, bytes or embedded message."""
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+BAD_UTF8 = b"caf\xc3(\xff\xfe"
+RAW_METHODS = {
+    "text Generate": ("/hearth.text.v1.TextGenerationService/Generate", _field(1, BAD_UTF8)),
+    "text GenerateStream": ("/hearth.text.v1.TextGenerationService/GenerateStream", _field(1, BAD_UTF8)),
+    "text Tokenize": ("/hearth.text.v1.TextGenerationService/Tokenize", _field(1, BAD_UTF8)),
+    "image Generate": ("/hearth.image.v1.ImageGenerationService/Generate", _field(1, _field(1, BAD_UTF8))),
+    "image GenerateStream": (
+        "/hearth.image.v1.ImageGenerationService/GenerateStream",
+        _field(1, _field(1, BAD_UTF8)),
+    ),
+}
+
+
+def _raw_status(target: str, method: str, payload: bytes) -> grpc.StatusCode:
+    """Sends `payload` as the request's wire bytes, bypassing the client's own serialization."""
+    with grpc.insecure_channel(target) as channel:
+        if method.endswith("Stream"):
+            return _stream_status(channel.unary_stream(method), payload)
+        return _status(channel.unary_unary(method), payload)
+
+
+@pytest.mark.parametrize("name", sorted(RAW_METHODS))
+def test_invalid_utf8_and_garbage_on_the_wire_are_invalid_argument(name: str, request: pytest.FixtureRequest) -> None:
+    method, bad_utf8 = RAW_METHODS[name]
+    service = request.getfixturevalue("text_service" if method.startswith("/hearth.text") else "image_service")
+    for payload in (bad_utf8, b"\xff\xff\xff\xff", _field(1, b"abc")[:-1]):
+        assert _raw_status(service.target, method, payload) == grpc.StatusCode.INVALID_ARGUMENT, payload
+    _assert_alive(service)
+
+
+def test_a_text_message_over_the_size_limit_is_resource_exhausted(
+    text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub
+) -> None:
+    oversized = text_pb.GenerateRequest(prompt="a" * (17 * 2**20))  # the default limit is 16 MiB
+    assert _status(text_stub.Generate, oversized) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    _assert_alive(text_service)
+
+
+def test_an_image_message_over_the_size_limit_is_resource_exhausted(start_image_service: StartImage) -> None:
+    service = start_image_service(HEARTH_IMAGE_MAX_MESSAGE_MIB="1")
+    oversized = image_pb.GenerateRequest(params=image_pb.ImageParams(prompt="a" * (2 * 2**20)))
+    with grpc.insecure_channel(service.target) as channel:
+        assert _status(image_grpc.ImageGenerationServiceStub(channel).Generate, oversized) == (
+            grpc.StatusCode.RESOURCE_EXHAUSTED
+        )
+    _assert_alive(service)
+
+
+def test_both_services_still_serve_after_the_fuzz(text_service: ServiceProcess, image_service: ServiceProcess) -> None:
+    _assert_alive(text_service)
+    _assert_alive(image_service)
