@@ -8,8 +8,8 @@ queue slot or lets the worker drop it at the next step. Every request ends with 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +18,7 @@ import grpc
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
 from image_service.encoding import encode_image, parameters_text
-from image_service.engine import ImageEngine
+from image_service.engine import ImageEngine, InternalError
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
 from image_service.request_validation import RequestValidator
@@ -73,46 +73,38 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
         self._validator = validator
 
     async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
-        with self._request_log("Generate") as log:
+        async with self._handling("Generate", context) as log:
+            job = self._submit(request.params, request.request_id, context, log)
             try:
-                job = self._submit(request.params, request.request_id, context, log)
-                try:
-                    async for event in job.events():
-                        if isinstance(event, ImagesReady):
-                            images = [await self._encode(job, event, index, log) for index in range(len(event.images))]
-                            timings = self._timings(event, log)
-                            return pb.GenerateResponse(images=images, timings=timings, request_id=job.request_id)
-                finally:
-                    self._release(job)
-                raise NotReady("the image service stopped before the images were ready")
-            except RequestError as error:
-                log.outcome = error.code.name.lower()
-                await abort_with(context, error)
-        raise AssertionError("unreachable: abort_with raises")
+                async for event in job.events():
+                    if isinstance(event, ImagesReady):
+                        images = [await self._encode(job, event, index, log) for index in range(len(event.images))]
+                        timings = self._timings(event, log)
+                        return pb.GenerateResponse(images=images, timings=timings, request_id=job.request_id)
+            finally:
+                self._release(job)
+            raise NotReady("the image service stopped before the images were ready")
+        raise AssertionError("unreachable: every refusal aborts the call")
 
     async def GenerateStream(
         self, request: pb.GenerateStreamRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateStreamResponse]:
-        with self._request_log("GenerateStream") as log:
+        async with self._handling("GenerateStream", context) as log:
+            job = self._submit(request.params, request.request_id, context, log)
             try:
-                job = self._submit(request.params, request.request_id, context, log)
-                try:
-                    async for event in job.events():
-                        if isinstance(event, StepDone):
-                            progress = pb.StepProgress(
-                                step=event.step, total_steps=event.total_steps, elapsed_seconds=event.elapsed_seconds
-                            )
-                            yield pb.GenerateStreamResponse(progress=progress, request_id=job.request_id)
-                            continue
-                        for index in range(len(event.images)):
-                            image = await self._encode(job, event, index, log)
-                            timings = self._timings(event, log)
-                            yield pb.GenerateStreamResponse(image=image, timings=timings, request_id=job.request_id)
-                finally:
-                    self._release(job)
-            except RequestError as error:
-                log.outcome = error.code.name.lower()
-                await abort_with(context, error)
+                async for event in job.events():
+                    if isinstance(event, StepDone):
+                        progress = pb.StepProgress(
+                            step=event.step, total_steps=event.total_steps, elapsed_seconds=event.elapsed_seconds
+                        )
+                        yield pb.GenerateStreamResponse(progress=progress, request_id=job.request_id)
+                        continue
+                    for index in range(len(event.images)):
+                        image = await self._encode(job, event, index, log)
+                        timings = self._timings(event, log)
+                        yield pb.GenerateStreamResponse(image=image, timings=timings, request_id=job.request_id)
+            finally:
+                self._release(job)
 
     async def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.aio.ServicerContext
@@ -185,19 +177,21 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
             batch_size=ready.batch_images,
         )
 
-    @contextmanager
-    def _request_log(self, rpc: str) -> Iterator[_RequestLog]:
+    @asynccontextmanager
+    async def _handling(self, rpc: str, context: grpc.aio.ServicerContext) -> AsyncIterator[_RequestLog]:
+        """Turns refusals into their gRPC status and bugs into INTERNAL, and writes the request's log line."""
         log = _RequestLog(rpc)
         try:
             yield log
+        except RequestError as error:
+            log.outcome = error.code.name.lower()
+            await abort_with(context, error)
         except asyncio.CancelledError:
             log.outcome = "deadline_exceeded" if log.job is not None and log.job.expired else "cancelled"
             raise
-        except grpc.aio.AbortError:
-            raise
         except Exception:
             log.outcome = "internal"
-            logger.exception("request failed")
-            raise
+            logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
+            await abort_with(context, InternalError(f"internal error (request id {log.request_id or 'unknown'})"))
         finally:
             log_fields(logger, "request", **log.fields())

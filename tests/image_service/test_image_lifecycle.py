@@ -6,10 +6,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from diffusers import PNDMScheduler
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
+from image_service.request_validation import RequestDefaults, RequestLimits, RequestValidator
+from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
 from tests.image_service.image_client import generate, image_params, image_stub
 from tests.service_processes import ServiceProcess, free_port, service_env
@@ -101,3 +104,33 @@ async def test_requests_before_the_pipeline_is_loaded_are_unavailable() -> None:
     assert generate_refused.value.code() == grpc.StatusCode.UNAVAILABLE
     assert info_refused.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "loading" in generate_refused.value.details()
+
+
+class BrokenEngine:
+    """An engine with a bug: every submit raises something no refusal covers."""
+
+    def submit(self, *args: object) -> None:
+        raise ZeroDivisionError("a bug")
+
+
+async def test_a_bug_is_answered_internal_with_the_request_id(image_model_path: Path) -> None:
+    catalog = SchedulerCatalog(PNDMScheduler.from_pretrained(image_model_path, subfolder="scheduler"))
+    validator = RequestValidator(
+        RequestLimits(64, 2048, 8, 150, 8, 30.0, 4096), RequestDefaults(512, 512, 50, 7.5, "pndm"), catalog
+    )
+    servicer = ImageServicer()
+    servicer.attach(BrokenEngine(), validator)  # type: ignore[arg-type]
+    server = grpc.aio.server()
+    pb_grpc.add_ImageGenerationServiceServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = pb_grpc.ImageGenerationServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as failed:
+                await stub.Generate(pb.GenerateRequest(params=image_params(), request_id="bug-42"), timeout=10)
+    finally:
+        await server.stop(None)
+
+    assert failed.value.code() == grpc.StatusCode.INTERNAL
+    assert "bug-42" in failed.value.details()
