@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -21,8 +21,8 @@ class ImageSettings(BaseSettings):
     model: str = Field(str(EMBEDDED_MODEL), description="diffusers folder, .safetensors file or cached hub id")
     single_file_config: str = Field(
         "",
-        description="diffusers folder or cached hub id whose configs describe a .safetensors checkpoint "
-        "(default: the base model diffusers infers from the checkpoint, which must be in the local cache)",
+        description="diffusers folder or cached hub id whose configs describe a .safetensors checkpoint; "
+        "empty: the base model diffusers infers from the checkpoint, which must be in the local cache",
     )
     host: str = Field("127.0.0.1", description="address the gRPC server binds")
     port: int = Field(50052, ge=0, le=65535, description="gRPC port (0 picks a free one)")
@@ -54,6 +54,12 @@ class ImageSettings(BaseSettings):
         if Path(value).suffix.lower() in {".ckpt", ".bin", ".pt", ".pth", ".pkl"}:
             raise ValueError("only .safetensors checkpoints are loaded (pickled weights can run code)")
         return value
+
+    @model_validator(mode="after")
+    def _sizes_in_order(self) -> "ImageSettings":
+        if self.min_size > self.max_size:
+            raise ValueError(f"min_size ({self.min_size}) must not exceed max_size ({self.max_size})")
+        return self
 
     @property
     def bind(self) -> str:

@@ -12,7 +12,9 @@ from image_service.generation_params import GenerationParams
 from image_service.pipeline_call import CallInput, run_pipeline_call
 from image_service.pipeline_loading import ModelLoadError, load_pipeline
 from image_service.schedulers import SchedulerCatalog
+from image_service.server import request_defaults
 from image_service.settings import ImageSettings
+from tests.image_service.tiny_sdxl import save_tiny_sdxl
 
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -91,4 +93,31 @@ def test_memory_options_are_applied_and_offload_is_ignored_on_the_cpu(image_mode
     processors = {type(p).__name__ for p in loaded.pipeline.unet.attn_processors.values()}
     assert processors == {"SlicedAttnProcessor"}
     assert (loaded.pipeline.vae.use_slicing, loaded.pipeline.vae.use_tiling) == (True, True)
+    assert [image.size for image in images] == [(64, 64), (64, 64)]
+
+
+def test_an_sdxl_turbo_folder_goes_through_the_same_code_with_turbo_defaults(
+    image_model_path: Path, tmp_path: Path
+) -> None:
+    folder = save_tiny_sdxl(tmp_path / "tiny-sdxl-turbo", image_model_path / "tokenizer")
+    settings = ImageSettings(model=str(folder))
+
+    loaded = load_pipeline(settings)
+    catalog = SchedulerCatalog(loaded.pipeline.scheduler)
+    defaults = request_defaults(settings, loaded, catalog)
+    params = GenerationParams("a cat", "dogs", 3, 5.0, 64, 64, 1, 2, scheduler="euler_a", output_format="png")
+    steps: list[int] = []
+    images = run_pipeline_call(
+        loaded.pipeline,
+        catalog,
+        params,
+        [CallInput("a cat", "dogs", 1), CallInput("a fox", "cats", 2)],
+        on_step=steps.append,
+        abandoned=lambda: False,
+    )
+
+    assert (loaded.model_id, type(loaded.pipeline).__name__) == ("tiny-sdxl-turbo", "StableDiffusionXLPipeline")
+    assert (defaults.num_inference_steps, defaults.guidance_scale, defaults.scheduler) == (1, 0.0, "euler")
+    assert (defaults.width, defaults.height) == (256, 256)
+    assert steps == [1, 2, 3]
     assert [image.size for image in images] == [(64, 64), (64, 64)]
