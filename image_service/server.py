@@ -11,7 +11,7 @@ from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
 from image_service.engine import BatchingOptions, ImageEngine
 from image_service.generation_params import GenerationParams
-from image_service.pipeline_loading import LoadedPipeline, load_pipeline
+from image_service.pipeline_loading import LoadedPipeline, ModelLoadError, load_pipeline
 from image_service.request_validation import RequestDefaults, RequestLimits, RequestValidator
 from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
@@ -99,6 +99,10 @@ async def serve(settings: ImageSettings) -> None:
     await host.start()
     try:
         await host.run(load)
+    except ModelLoadError as error:
+        logger.error("pipeline not loaded", extra={"fields": {"error": str(error)}})
+        raise SystemExit(1) from None
     finally:
         for engine in engines:
             engine.close()
+        await host.server.stop(None)
