@@ -37,6 +37,7 @@ class _RequestLog:
     outcome: str = "ok"
     params: GenerationParams | None = None
     job: ImageJob | None = None
+    ready: ImagesReady | None = None
     encode_seconds: float = 0.0
     started: float = field(default_factory=time.monotonic)
 
@@ -57,6 +58,12 @@ class _RequestLog:
             )
         if self.job is not None:
             line.update(steps_done=self.job.steps_done, batch_requests=self.job.batch_requests)
+        if self.ready is not None:
+            line.update(
+                queue_s=round(self.ready.queue_seconds, 4),
+                inference_s=round(self.ready.inference_seconds, 4),
+                batch_images=self.ready.batch_images,
+            )
         line.update(encode_s=round(self.encode_seconds, 4), total_s=round(time.monotonic() - self.started, 4))
         return line
 
@@ -169,6 +176,8 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
 
     @staticmethod
     def _timings(ready: ImagesReady, log: _RequestLog) -> pb.Timings:
+        """The request's Timings so far; the log line reports the same figures."""
+        log.ready = ready
         return pb.Timings(
             queue_seconds=ready.queue_seconds,
             inference_seconds=ready.inference_seconds,

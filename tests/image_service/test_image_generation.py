@@ -216,5 +216,7 @@ def test_each_request_ends_with_one_structured_log_line(image_service: ServicePr
     assert len(done) == 1
     assert done[0]["outcome"] == "ok"
     assert (done[0]["width"], done[0]["steps"], done[0]["seed"], done[0]["steps_done"]) == (64, 3, 9, 3)
-    assert done[0]["total_s"] > 0
+    assert done[0]["total_s"] >= done[0]["inference_s"] > 0
+    assert done[0]["queue_s"] >= 0
+    assert done[0]["batch_images"] == 1
     assert [r["outcome"] for r in refused] == ["invalid_argument"]
