@@ -18,6 +18,7 @@ from http_gateway.health_monitor import BackendMonitor
 from http_gateway.metrics import GatewayMetrics
 from http_gateway.openai_api import chat, completions, images, models
 from http_gateway.original_api import health_routes, image_routes, text_routes
+from http_gateway.playground import mount_playground
 from http_gateway.request_tracking import RequestTracking
 from http_gateway.schema_limits import publish_backend_limits
 from http_gateway.sse_schema import add_event_components
@@ -71,6 +72,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(completions.router, dependencies=guarded)
     app.include_router(chat.router, dependencies=guarded)
     app.include_router(images.router, dependencies=guarded)
+    mount_playground(app)
 
     async def prometheus_metrics() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
