@@ -194,8 +194,14 @@ class ImageEngine:
         )
 
     def _deliver(self, jobs: list[ImageJob], images: list[Image], started: float, batch_images: int) -> None:
-        """Hands each request its slice of the call's images; those whose clients left get nothing."""
+        """Hands each request its slice of the call's images; those whose clients left get nothing.
+
+        The call counts as over before any image is posted, so a client that has its images never sees it
+        still active in the stats.
+        """
         inference_seconds = time.monotonic() - started
+        with self._lock:
+            self._active = 0
         first = 0
         for job in jobs:
             count = job.params.num_images

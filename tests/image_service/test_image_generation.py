@@ -102,8 +102,9 @@ def test_several_images_use_consecutive_seeds_and_match_single_requests(image_se
 
 def test_an_unset_seed_is_drawn_at_random_and_reported(image_service: ServiceProcess) -> None:
     with image_stub(image_service) as stub:
-        first = stub.Generate(pb.GenerateRequest(params=pb.ImageParams(prompt="x", width=64, height=64)), timeout=120)
-        second = stub.Generate(pb.GenerateRequest(params=pb.ImageParams(prompt="x", width=64, height=64)), timeout=120)
+        unseeded = pb.GenerateRequest(params=pb.ImageParams(prompt="x", num_inference_steps=3, width=64, height=64))
+        first = stub.Generate(unseeded, timeout=120)
+        second = stub.Generate(unseeded, timeout=120)
 
     assert first.images[0].seed != second.images[0].seed
     assert first.images[0].data != second.images[0].data
