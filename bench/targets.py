@@ -36,7 +36,7 @@ def _ratio_check(
     if numerator is None or not denominator:
         return TargetCheck(source, target, "not measured", None)
     ratio = numerator / denominator
-    measured = f"{ratio:.2f}x ({numerator:.1f} / {denominator:.1f})" + ("" if clean else ", with errors")
+    measured = f"{ratio:.3f}x ({numerator:.1f} / {denominator:.1f})" + ("" if clean else ", with errors")
     return TargetCheck(source, target, measured, clean and ratio >= minimum)
 
 
