@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from tests.http_gateway.gateway_process import GatewayProcess
-from tests.service_processes import ServiceProcess, free_port, service_env
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -33,25 +32,6 @@ def browser() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
-
-
-@pytest.fixture(scope="session")
-def playground_gateway(
-    text_service: ServiceProcess, image_service: ServiceProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayProcess]:
-    """The real gateway app in front of the session's services, serving the playground (see gateway_with_playground)."""
-    port = free_port()
-    env = service_env(
-        HEARTH_GATEWAY_TEXT_TARGET=text_service.target,
-        HEARTH_GATEWAY_IMAGE_TARGET=image_service.target,
-        HEARTH_GATEWAY_PORT=str(port),
-    )
-    log = tmp_path_factory.mktemp("logs") / "gateway-playground.log"
-    gateway = GatewayProcess(ServiceProcess("tests.playground.gateway_with_playground", port, env, log).start())
-    try:
-        yield gateway.wait_until_answering("/health/ready")
-    finally:
-        gateway.stop()
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +58,7 @@ class Playground:
 
 
 @pytest.fixture
-def playground(browser: Browser, playground_gateway: GatewayProcess, screenshot_dir: Path) -> Iterator[Playground]:
+def playground(browser: Browser, gateway: GatewayProcess, screenshot_dir: Path) -> Iterator[Playground]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     playground = Playground(context.new_page(), screenshot_dir)
 
@@ -91,7 +71,7 @@ def playground(browser: Browser, playground_gateway: GatewayProcess, screenshot_
             route.abort()
 
     context.route("**/*", local_only)
-    playground.page.goto(playground_gateway.url + "/")
+    playground.page.goto(gateway.url + "/")
     try:
         yield playground
     finally:

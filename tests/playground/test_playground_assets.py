@@ -27,10 +27,10 @@ def test_no_file_names_an_outside_url() -> None:
     assert all(not urls for urls in found.values()), found
 
 
-def test_the_gateway_serves_the_page_at_the_root_and_its_assets(playground_gateway: GatewayProcess) -> None:
-    page = httpx.get(playground_gateway.url + "/")
-    script = httpx.get(playground_gateway.url + "/playground/playground.js")
-    icon = httpx.get(playground_gateway.url + "/playground/favicon.svg")
+def test_the_gateway_serves_the_page_at_the_root_and_its_assets(gateway: GatewayProcess) -> None:
+    page = httpx.get(gateway.url + "/")
+    script = httpx.get(gateway.url + "/playground/playground.js")
+    icon = httpx.get(gateway.url + "/playground/favicon.svg")
 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
