@@ -23,9 +23,13 @@ CHROMIUM_ARGS = [
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's chromium (`make browser`); Playwright's own browser download needs the internet."""
+    """Debian's chromium (`make browser`); Playwright's own browser download needs the internet.
+
+    Module scope, not session: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, and every asyncio test that pytest runs after it would fail to start its own.
+    """
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
