@@ -97,14 +97,23 @@ class ContinuousBatchingEngine(TextEngine):
         self._finished = 0
         self._generated = 0
         self._replacing: asyncio.Task[None] | None = None
-        self._manager = self._start_manager()
+        self._manager = self._new_manager()
         self.description = EngineDescription(
             name=ENGINE_NAME,
             max_batch_size=batching.max_batch_size,
             attention=str(loaded.model.config._attn_implementation),
         )
 
-    def _start_manager(self) -> ContinuousBatchingManager:
+    def start(self) -> None:
+        """Starts the generation thread (it allocates the paged cache first)."""
+        self._start(self._manager)
+
+    @staticmethod
+    def _start(manager: ContinuousBatchingManager) -> None:
+        with torch.inference_mode():
+            manager.start()
+
+    def _new_manager(self) -> ContinuousBatchingManager:
         config = ContinuousBatchingConfig(
             max_requests_per_batch=self._batching.max_batch_size,
             max_batch_tokens=self._batching.max_batch_tokens,
@@ -120,8 +129,6 @@ class ContinuousBatchingEngine(TextEngine):
         processors = ContinuousBatchingLogitsProcessorList(LogitsProcessorList([self._sampler]))
         processors.tensors_required = 1
         manager.logit_processor = processors
-        with torch.inference_mode():
-            manager.start()
         return manager
 
     def submit(self, request: EngineRequest) -> None:
@@ -194,11 +201,6 @@ class ContinuousBatchingEngine(TextEngine):
         for request_id in list(self._live):
             self.cancel(request_id)
         await asyncio.to_thread(self._manager.stop, block=True, timeout=STOP_TIMEOUT_SECONDS)
-
-    @property
-    def in_flight(self) -> int:
-        """Requests submitted and not yet ended, as the event loop counts them."""
-        return len(self._live)
 
     def _on_output(self, live: _LiveRequest, output: GenerationOutput) -> None:
         """Runs on the event loop for every step that gave this request a token (and when it fails)."""
@@ -275,7 +277,8 @@ class ContinuousBatchingEngine(TextEngine):
         await asyncio.to_thread(dead.stop, block=True, timeout=STOP_TIMEOUT_SECONDS)
         fatal = dead.background_thread_status.fatal_error
         logger.error("generation loop died; starting a new one", exc_info=fatal)
-        self._manager = await asyncio.to_thread(self._start_manager)
+        self._manager = self._new_manager()
+        self._start(self._manager)
         self._replacing = None
 
     def _forget(self, live: _LiveRequest) -> None:

@@ -98,6 +98,10 @@ class TextEngine(ABC):
     description: EngineDescription
 
     @abstractmethod
+    def start(self) -> None:
+        """Starts generating (its own threads); called once, on the event loop."""
+
+    @abstractmethod
     def submit(self, request: EngineRequest) -> None:
         """Accepts a request; raises QueueFull when too many wait and NotReady when the engine cannot take it."""
 

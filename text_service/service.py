@@ -44,8 +44,9 @@ def route_library_logs() -> None:
 
 
 def request_limits(settings: TextSettings, loaded: LoadedModel) -> RequestLimits:
+    """The context is also capped by the paged cache: a request the cache cannot hold alone could never run."""
     return RequestLimits(
-        context_length=loaded.context_length,
+        context_length=min(loaded.context_length, settings.kv_cache_tokens),
         default_max_new_tokens=settings.default_max_new_tokens,
         max_new_tokens_limit=settings.max_new_tokens_limit,
         max_prompt_chars=settings.max_prompt_chars,
@@ -90,8 +91,9 @@ async def serve(settings: TextSettings) -> None:
             max_batch_tokens=settings.max_batch_tokens,
             kv_cache_tokens=settings.kv_cache_tokens,
         )
-        engine = await asyncio.to_thread(ContinuousBatchingEngine, loaded, batching)
+        engine = ContinuousBatchingEngine(loaded, batching)
         engines.append(engine)
+        engine.start()
         encoder = PromptEncoder(loaded.tokenizer)
         if settings.warm_up:
             await warm_up(engine, encoder)

@@ -18,7 +18,8 @@ SMALL = BatchingSettings(max_batch_size=8, max_queue=4, max_batch_tokens=256, kv
 
 @pytest.fixture
 async def engine(loaded_text_model: LoadedModel) -> AsyncIterator[ContinuousBatchingEngine]:
-    engine = await asyncio.to_thread(ContinuousBatchingEngine, loaded_text_model, SMALL)
+    engine = ContinuousBatchingEngine(loaded_text_model, SMALL)
+    engine.start()
     yield engine
     await engine.close()
 
@@ -48,7 +49,8 @@ async def test_temperature_zero_is_greedy_decoding(loaded_text_model: LoadedMode
         expected = loaded_text_model.model.generate(
             torch.tensor([ids]), max_new_tokens=12, do_sample=False, pad_token_id=loaded_text_model.eos_token_ids[0]
         )[0, len(ids) :].tolist()
-    engine = await asyncio.to_thread(ContinuousBatchingEngine, loaded_text_model, SMALL)
+    engine = ContinuousBatchingEngine(loaded_text_model, SMALL)
+    engine.start()
     try:
         tokens, completion = await _run(engine, "greedy", ids, SamplingOptions(max_new_tokens=12))
     finally:
