@@ -67,6 +67,7 @@ async def run(suite: str, quick: bool, budget_seconds: float, paths: BenchPaths,
         sections.append("## Image\n\n" + image_table(image))
     report["targets"] = [asdict(check) for check in checks]
     report["duration_seconds"] = progress.elapsed
+    report["machine"]["load_average_at_end"] = psutil.getloadavg()
     output = paths.results_dir / f"{suite}.json"
     output.write_text(json.dumps(report, indent=2))
     summary = output.with_suffix(".md")
