@@ -32,34 +32,29 @@ def image_model_path(models_dir: Path) -> Path:
     return default_models.image_model_path(models_dir)
 
 
-@pytest.fixture(scope="session")
-def text_service(text_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
-    """One real text service for the whole session, on the embedded model (read-only use: don't stop it)."""
+def _session_service(module: str, prefix: str, model: Path, logs: Path) -> Iterator["ServiceProcess"]:
     from tests.service_processes import ServiceProcess, free_port, service_env
 
     port = free_port()
-    env = service_env(HEARTH_TEXT_MODEL=str(text_model_path), HEARTH_TEXT_PORT=str(port))
-    service = ServiceProcess("text_service", port, env, tmp_path_factory.mktemp("logs") / "text_service.log")
+    env = service_env(**{f"{prefix}_MODEL": str(model), f"{prefix}_PORT": str(port)})
+    service = ServiceProcess(module, port, env, logs / f"{module}.log")
     service.start()
     try:
         yield service.wait_until_serving()
     finally:
         service.stop()
+
+
+@pytest.fixture(scope="session")
+def text_service(text_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
+    """One real text service for the whole session, on the embedded model (read-only use: don't stop it)."""
+    yield from _session_service("text_service", "HEARTH_TEXT", text_model_path, tmp_path_factory.mktemp("logs"))
 
 
 @pytest.fixture(scope="session")
 def image_service(image_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
     """One real image service for the whole session, on the tiny pipeline (read-only use: don't stop it)."""
-    from tests.service_processes import ServiceProcess, free_port, service_env
-
-    port = free_port()
-    env = service_env(HEARTH_IMAGE_MODEL=str(image_model_path), HEARTH_IMAGE_PORT=str(port))
-    service = ServiceProcess("image_service", port, env, tmp_path_factory.mktemp("logs") / "image_service.log")
-    service.start()
-    try:
-        yield service.wait_until_serving()
-    finally:
-        service.stop()
+    yield from _session_service("image_service", "HEARTH_IMAGE", image_model_path, tmp_path_factory.mktemp("logs"))
 
 
 @pytest.fixture(scope="session")
