@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,14 +130,22 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
         serving.engine.submit(EngineRequest(valid.request_id, prompt.token_ids, sampling, arrival))
         return valid, prompt
 
-    async def _events(self, serving: Serving, request_id: str, log: _RequestLog) -> AsyncIterator[TextDelta]:
-        """The request's deltas; its Completion lands in the log. Cancels the request if the caller stops early."""
-        try:
+    @asynccontextmanager
+    async def _deltas(
+        self, serving: Serving, request_id: str, log: _RequestLog
+    ) -> AsyncIterator[AsyncIterator[TextDelta]]:
+        """The request's deltas, its Completion landing in the log; leaving early cancels the request."""
+
+        async def relay() -> AsyncIterator[TextDelta]:
             async for event in serving.engine.stream(request_id):
                 if isinstance(event, Completion):
                     log.completion = event
                 else:
                     yield event
+
+        try:
+            async with aclosing(relay()) as deltas:
+                yield deltas
         finally:
             if log.completion is None:
                 log.completion = serving.engine.cancel(request_id)
@@ -148,13 +157,10 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
             valid, prompt = await self._admit(serving, request, log)
             texts = [prompt.text] if valid.include_prompt else []
             token_ids: list[int] = []
-            events = self._events(serving, valid.request_id, log)
-            try:
-                async for delta in events:
+            async with self._deltas(serving, valid.request_id, log) as deltas:
+                async for delta in deltas:
                     texts.append(delta.text)
                     token_ids.extend(delta.token_ids)
-            finally:
-                await events.aclose()
             assert log.completion is not None
             return pb.GenerateResponse(
                 text="".join(texts),
@@ -182,14 +188,11 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
             serving = self._ready()
             valid, prompt = await self._admit(serving, request, log)
             request_id = valid.request_id
-            events = self._events(serving, request_id, log)
-            try:
+            async with self._deltas(serving, request_id, log) as deltas:
                 if valid.include_prompt:
                     yield pb.GenerateStreamResponse(text=prompt.text, request_id=request_id)
-                async for delta in events:
+                async for delta in deltas:
                     yield pb.GenerateStreamResponse(text=delta.text, token_ids=delta.token_ids, request_id=request_id)
-            finally:
-                await events.aclose()
             assert log.completion is not None
             yield pb.GenerateStreamResponse(
                 finish_reason=FINISH_REASONS[log.completion.finish_reason],
