@@ -4,11 +4,11 @@ The manager runs the model on its own thread and hands each step's new tokens to
 request (``register_result_handler``); it delivers a whole step with one ``call_soon_threadsafe``, so the
 event loop wakes once per step, not once per request, and nothing polls the manager's shared output queue
 (whose requeueing is what slows its ``request_id_iter`` down under load). Choices that differ from the
-manager's defaults, each measured on the 2-core CPU (see docs/architecture.md):
+manager's defaults (docs/architecture.md has the measurements):
 
 - the paged cache is sized from settings (capacity in tokens, tokens per forward pass) instead of 60% of
   free RAM, which on CPU would hold gigabytes of cache and attention mask;
-- the generation thread runs in inference mode;
+- the generation thread runs in inference mode (no autograd bookkeeping at all);
 - sampling is done per request by ``RequestSampler`` (the manager itself is set to greedy), which also
   needs accelerator graphs and asynchronous double-buffering off: both replay tensors without calling it.
 

@@ -1,8 +1,9 @@
 """Starting the text service: settings, gRPC host, model load and warm-up, serve, drain.
 
 The host listens (health NOT_SERVING) before the model loads; loading, engine start and the warm-up
-requests all happen while health still says NOT_SERVING, because the first requests through a cold
-engine are several times slower than the rest. SIGTERM drains in-flight requests, then the engine stops.
+requests all happen while health still says NOT_SERVING, so the first client request does not pay the
+engine's one-time costs (its cache, the first forward pass). SIGTERM drains in-flight requests, then the
+engine stops.
 """
 
 import asyncio
