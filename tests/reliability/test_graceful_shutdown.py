@@ -1,7 +1,8 @@
 """Graceful shutdown: SIGTERM while 8 streams run.
 
 All 8 streams finish with every token they asked for, calls that arrive after the signal are refused
-(UNAVAILABLE), and the process exits with code 0.
+(UNAVAILABLE; or CANCELLED for one that reached the server just as it stopped accepting), and the process
+exits with code 0.
 """
 
 import asyncio
@@ -54,7 +55,7 @@ async def test_sigterm_drains_in_flight_streams_refuses_new_calls_and_exits_zero
 
         service.process.send_signal(signal.SIGTERM)
         refusal = await _refused_after_signal(service.target)
-        assert refusal == grpc.StatusCode.UNAVAILABLE
+        assert refusal in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
         assert not all(stream.done() for stream in streams), "the streams ended before the refusal: nothing drained"
 
         for messages in await asyncio.wait_for(asyncio.gather(*streams), timeout=180):
