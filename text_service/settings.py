@@ -43,7 +43,9 @@ class TextSettings(BaseSettings):
     max_queue: int = Field(64, ge=0, description="requests waiting beyond the batch before new ones are refused")
     max_batch_tokens: int = Field(512, ge=16, description="most tokens in one forward pass (long prompts are split)")
     kv_cache_tokens: int = Field(16384, ge=256, description="paged KV cache capacity, in tokens, all requests together")
-    torch_threads: int = Field(0, ge=0, description="intra-op threads of torch on CPU (0: torch's default)")
+    torch_threads: int = Field(
+        0, ge=0, description="intra-op threads of torch on CPU (0: one fewer than the usable cores, at least 1)"
+    )
     warm_up: bool = Field(True, description="run warm-up requests before reporting SERVING")
     grace_seconds: float = Field(30.0, ge=0, description="how long SIGTERM waits for in-flight requests")
     max_message_mib: int = Field(16, ge=1, description="largest gRPC message, in MiB")
