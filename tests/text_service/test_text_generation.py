@@ -53,6 +53,15 @@ def test_a_seeded_sampled_request_repeats_exactly(text_service: ServiceProcess) 
     assert other_seeds != {first.text}, "different seeds should not all give the seeded text"
 
 
+def test_sampling_restricted_to_the_top_token_is_greedy(text_service: ServiceProcess) -> None:
+    with text_stub(text_service.target) as stub:
+        greedy = stub.Generate(unary_request(max_new_tokens=12), timeout=CALL_TIMEOUT)
+        top_k = stub.Generate(unary_request(max_new_tokens=12, temperature=1.5, top_k=1), timeout=CALL_TIMEOUT)
+        top_p = stub.Generate(unary_request(max_new_tokens=12, temperature=1.5, top_p=1e-6), timeout=CALL_TIMEOUT)
+    assert top_k.text == greedy.text
+    assert top_p.text == greedy.text
+
+
 def test_a_stop_sequence_spanning_tokens_ends_the_output_before_it(text_service: ServiceProcess) -> None:
     with text_stub(text_service.target) as stub:
         full = stub.Generate(unary_request(max_new_tokens=32), timeout=CALL_TIMEOUT)
