@@ -150,9 +150,24 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
             if log.completion is None:
                 log.completion = serving.engine.cancel(request_id)
 
+    @asynccontextmanager
+    async def _answering(self, context: grpc.aio.ServicerContext, log: _RequestLog) -> AsyncIterator[None]:
+        """Turns refusals and bugs into gRPC statuses and writes the request's log line, however the call ends."""
+        try:
+            yield
+        except RequestError as error:
+            log.error = error.code.name
+            await abort_with(context, error)
+        except Exception:
+            log.error = grpc.StatusCode.INTERNAL.name
+            logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
+            await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
+        finally:
+            log.emit()
+
     async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
         log = _RequestLog("Generate")
-        try:
+        async with self._answering(context, log):
             serving = self._ready()
             valid, prompt = await self._admit(serving, request, log)
             texts = [prompt.text] if valid.include_prompt else []
@@ -170,21 +185,12 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
                 timings=_timings(log.completion),
                 request_id=valid.request_id,
             )
-        except RequestError as error:
-            log.error = error.code.name
-            await abort_with(context, error)
-        except Exception:
-            log.error = grpc.StatusCode.INTERNAL.name
-            logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
-            await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
-        finally:
-            log.emit()
 
     async def GenerateStream(
         self, request: pb.GenerateStreamRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateStreamResponse]:
         log = _RequestLog("GenerateStream")
-        try:
+        async with self._answering(context, log):
             serving = self._ready()
             valid, prompt = await self._admit(serving, request, log)
             request_id = valid.request_id
@@ -200,15 +206,6 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
                 timings=_timings(log.completion),
                 request_id=request_id,
             )
-        except RequestError as error:
-            log.error = error.code.name
-            await abort_with(context, error)
-        except Exception:
-            log.error = grpc.StatusCode.INTERNAL.name
-            logger.exception("request failed", extra={"fields": {"request_id": log.request_id}})
-            await abort_with(context, RequestError(f"internal error (request id {log.request_id})"))
-        finally:
-            log.emit()
 
     async def Tokenize(self, request: pb.TokenizeRequest, context: grpc.aio.ServicerContext) -> pb.TokenizeResponse:
         try:

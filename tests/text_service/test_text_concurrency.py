@@ -52,7 +52,7 @@ def test_concurrent_streams_complete_and_share_forward_passes(text_service: Serv
 def test_health_answers_quickly_while_streams_run(text_service: ServiceProcess) -> None:
     with text_stub(text_service.target) as stub, ThreadPoolExecutor(CONCURRENT_STREAMS) as pool:
         streams = [pool.submit(read_stream, stub, stream_request(max_new_tokens=48)) for _ in range(CONCURRENT_STREAMS)]
-        while model_stats(stub).active_requests < CONCURRENT_STREAMS:
+        while model_stats(stub).active_requests < CONCURRENT_STREAMS and not any(s.done() for s in streams):
             time.sleep(0.02)
         with grpc.insecure_channel(text_service.target) as channel:
             health = health_pb2_grpc.HealthStub(channel)
