@@ -45,7 +45,7 @@ from text_service.engine import (
     TextDelta,
     TextEngine,
 )
-from text_service.model_loading import LoadedModel
+from text_service.model_loading import LoadedModel, ModelLoadError
 from text_service.request_sampler import SLOT_KWARG, RequestSampler, StepCounter
 from text_service.text_stream import StopAwareDetokenizer
 
@@ -123,9 +123,12 @@ class ContinuousBatchingEngine(TextEngine):
             use_async_batching=False,
         )
         generation = GenerationConfig(do_sample=False, eos_token_id=sorted(self._eos) or None)
-        manager = self._loaded.model.init_continuous_batching(
-            generation_config=generation, continuous_batching_config=config
-        )
+        try:
+            manager = self._loaded.model.init_continuous_batching(
+                generation_config=generation, continuous_batching_config=config
+            )
+        except ValueError as error:
+            raise ModelLoadError(f"attention: the batching manager refuses this model's set-up: {error}") from error
         processors = ContinuousBatchingLogitsProcessorList(LogitsProcessorList([self._sampler]))
         processors.tensors_required = 1
         manager.logit_processor = processors

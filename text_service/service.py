@@ -107,3 +107,4 @@ async def serve(settings: TextSettings) -> None:
     finally:
         for engine in engines:
             await engine.close()
+        await host.server.stop(0)  # drained already, unless loading failed and left it listening
