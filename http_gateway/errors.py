@@ -1,20 +1,22 @@
 """Every error the gateway answers, in one JSON shape (OpenAI's), and the gRPC status behind it.
 
-The mapping is shared/DESIGN.md's error table. A backend's ``google.rpc`` details are read when present:
-``BadRequest`` names the offending field (``param``), ``RetryInfo`` sets Retry-After and ``ErrorInfo``
-tells an out-of-memory refusal apart from a full queue, which share RESOURCE_EXHAUSTED.
+The mapping is shared/DESIGN.md's error table, decided by the ``google.rpc.ErrorInfo`` reason the backends
+send (a full queue and out of memory share RESOURCE_EXHAUSTED; only the reason tells them apart), never by
+a message's words. ``BadRequest`` names the offending field (``param``) and ``RetryInfo`` sets Retry-After.
 """
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from pydantic import BaseModel, Field
 
+from serving_core.request_errors import ERROR_DOMAIN, Reason
+
 CONTRACT_CONTAINERS = ("sampling.", "params.")
-OUT_OF_MEMORY_HINTS = ("out of memory", "out of device memory", "out_of_memory", "out_of_device_memory")
 
 
 class ErrorDetail(BaseModel):
@@ -66,19 +68,57 @@ class ClientDisconnected(Exception):
     """The HTTP client went away; there is nobody to answer."""
 
 
-_STATUS_OF: dict[grpc.StatusCode, tuple[int, str]] = {
-    grpc.StatusCode.INVALID_ARGUMENT: (400, "invalid_request_error"),
-    grpc.StatusCode.OUT_OF_RANGE: (400, "invalid_request_error"),
-    grpc.StatusCode.FAILED_PRECONDITION: (400, "invalid_request_error"),
-    grpc.StatusCode.NOT_FOUND: (404, "not_found_error"),
-    grpc.StatusCode.ALREADY_EXISTS: (409, "conflict_error"),
-    grpc.StatusCode.ABORTED: (409, "conflict_error"),
-    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "rate_limit_error"),
-    grpc.StatusCode.UNAVAILABLE: (503, "service_unavailable"),
-    grpc.StatusCode.CANCELLED: (503, "service_unavailable"),
-    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "timeout"),
-    grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
+@dataclass(frozen=True)
+class _Answer:
+    """The HTTP status, error type and message template for one kind of backend failure."""
+
+    status: int
+    type: str
+    message: str = "{details}"
+
+
+_INVALID = _Answer(400, "invalid_request_error")
+_UNAVAILABLE = _Answer(
+    503,
+    "service_unavailable",
+    "the {backend} backend at {target} is unavailable (down, loading or draining): {details}",
+)
+_DEADLINE = _Answer(504, "timeout", "the {backend} backend did not answer before the request's deadline: {details}")
+_INTERNAL = _Answer(500, "internal_error", "the {backend} backend failed: {details}")
+# Keyed by the ErrorInfo reason the backends send or, for a status without one (made by gRPC itself: nothing
+# listening, the gateway's own deadline, a message over the size limit), by the status code's name.
+_ANSWERS: dict[str, _Answer] = {
+    Reason.INVALID_FIELD: _INVALID,
+    Reason.QUEUE_FULL: _Answer(
+        429, "rate_limit_error", "the {backend} backend's queue is full, retry later: {details}"
+    ),
+    Reason.OUT_OF_MEMORY: _Answer(
+        507, "insufficient_resources", "the {backend} backend ran out of device memory for this request: {details}"
+    ),
+    Reason.LOADING: _UNAVAILABLE,
+    Reason.SHUTTING_DOWN: _UNAVAILABLE,
+    Reason.DEADLINE_EXCEEDED: _DEADLINE,
+    Reason.CANCELLED: _Answer(503, "service_unavailable", "the {backend} backend cancelled the request: {details}"),
+    Reason.INTERNAL: _INTERNAL,
+    "INVALID_ARGUMENT": _INVALID,
+    "OUT_OF_RANGE": _INVALID,
+    "FAILED_PRECONDITION": _INVALID,
+    "NOT_FOUND": _Answer(404, "not_found_error"),
+    "ALREADY_EXISTS": _Answer(409, "conflict_error"),
+    "ABORTED": _Answer(409, "conflict_error"),
+    "RESOURCE_EXHAUSTED": _Answer(429, "rate_limit_error", "the {backend} backend is out of resources: {details}"),
+    "UNAVAILABLE": _UNAVAILABLE,
+    "UNIMPLEMENTED": _Answer(501, "not_implemented"),
 }
+
+
+@dataclass(frozen=True)
+class RichDetails:
+    """The ``google.rpc`` details a backend packed in its status: reason, first bad field, retry delay."""
+
+    reason: str | None = None
+    field: str | None = None
+    retry_after_seconds: int | None = None
 
 
 def from_rpc_error(
@@ -89,30 +129,28 @@ def from_rpc_error(
     retry_after_seconds: int,
     field_names: Mapping[str, str] | None = None,
 ) -> ApiError:
-    """The HTTP error for a failed backend call; ``field_names`` renames contract fields to the route's own."""
+    """The HTTP error for a failed backend call; ``field_names`` renames contract fields to the route's own.
+
+    The ErrorInfo reason decides; the status code only where the status has none (or a reason this gateway
+    does not know). Retry-After is the backend's RetryInfo, else ``retry_after_seconds``.
+    """
     code = error.code()
     details = error.details() or code.name.lower()
-    status, kind = _STATUS_OF.get(code, (500, "internal_error"))
     rich = _rich_details(error)
-    param = _param(rich.get("field"), field_names or {})
+    answer = _ANSWERS.get(rich.reason or "") or _ANSWERS.get(code.name, _INTERNAL)
     headers: dict[str, str] = {}
-    message = details
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and _is_out_of_memory(details, rich.get("reason")):
-        status, kind = 507, "insufficient_resources"
-        message = f"the {backend} backend ran out of device memory for this request: {details}"
-    elif code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-        delay = rich.get("retry_after")
+    if answer.status == 429:
+        delay = rich.retry_after_seconds
         headers["Retry-After"] = str(delay if delay is not None else retry_after_seconds)
-        message = f"the {backend} backend's queue is full, retry later: {details}"
-    elif code == grpc.StatusCode.UNAVAILABLE:
-        message = f"the {backend} backend at {target} is unavailable (down, loading or draining): {details}"
-    elif code == grpc.StatusCode.CANCELLED:
-        message = f"the {backend} backend cancelled the request: {details}"
-    elif code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        message = f"the {backend} backend did not answer before the request's deadline: {details}"
-    elif status == 500:
-        message = f"the {backend} backend failed: {details}"
-    return ApiError(status, message, type=kind, code=code.name.lower(), param=param, headers=headers, backend=backend)
+    return ApiError(
+        answer.status,
+        answer.message.format(backend=backend, target=target, details=details),
+        type=answer.type,
+        code=code.name.lower(),
+        param=_param(rich.field, field_names or {}),
+        headers=headers,
+        backend=backend,
+    )
 
 
 def _param(field: str | None, field_names: Mapping[str, str]) -> str | None:
@@ -125,26 +163,21 @@ def _param(field: str | None, field_names: Mapping[str, str]) -> str | None:
     return field_names.get(base, base) + field[len(base) :]
 
 
-def _is_out_of_memory(details: str, reason: str | None) -> bool:
-    text = f"{details} {reason or ''}".lower()
-    return any(hint in text for hint in OUT_OF_MEMORY_HINTS)
-
-
-def _rich_details(error: grpc.aio.AioRpcError) -> dict[str, str | int | None]:
-    """The first field violation, retry delay and error reason packed in the status, where present."""
-    found: dict[str, str | int | None] = {}
+def _rich_details(error: grpc.aio.AioRpcError) -> RichDetails:
+    """The ErrorInfo reason, first field violation and retry delay packed in the status, where present."""
     try:
         status = rpc_status.from_call(error)
     except ValueError:
-        return found
+        return RichDetails()
+    reason, field, retry_after = None, None, None
     for detail in status.details if status else ():
         bad_request = error_details_pb2.BadRequest()
         retry = error_details_pb2.RetryInfo()
         info = error_details_pb2.ErrorInfo()
         if detail.Unpack(bad_request) and bad_request.field_violations:
-            found.setdefault("field", bad_request.field_violations[0].field)
+            field = field or bad_request.field_violations[0].field
         elif detail.Unpack(retry):
-            found["retry_after"] = max(1, round(retry.retry_delay.ToTimedelta().total_seconds()))
-        elif detail.Unpack(info):
-            found["reason"] = info.reason
-    return found
+            retry_after = max(1, round(retry.retry_delay.ToTimedelta().total_seconds()))
+        elif detail.Unpack(info) and info.domain == ERROR_DOMAIN:
+            reason = info.reason
+    return RichDetails(reason, field, retry_after)

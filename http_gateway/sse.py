@@ -17,14 +17,17 @@ from fastapi import Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.types import Receive, Scope, Send
 
+from http_gateway.backend_calls import OpenedStream
 from http_gateway.errors import ApiError, ErrorResponse
 from http_gateway.gateway_state import GatewayState
-from http_gateway.grpc_calls import OpenedStream
 from http_gateway.request_tracking import request_id_of, route_of
+from http_gateway.sse_schema import DONE_MARKER
 
 logger = logging.getLogger(__name__)
 
 PING_SECONDS = 15
+# The last event of an OpenAI stream.
+OPENAI_DONE = ServerSentEvent(data=DONE_MARKER, sep="\n")
 
 
 def json_event(data: Any, event: str | None = None) -> ServerSentEvent:

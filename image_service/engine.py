@@ -18,10 +18,11 @@ from PIL.Image import Image
 from image_service.batching import BatchQueue
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
-from image_service.pipeline_call import CallAbandoned, CallInput, is_out_of_memory, run_pipeline_call
+from image_service.pipeline_call import CallAbandoned, CallInput, run_pipeline_call
 from image_service.pipeline_loading import LoadedPipeline
 from image_service.schedulers import SchedulerCatalog
-from serving_core.request_errors import NotReady, OutOfDeviceMemory, RequestError
+from serving_core.out_of_memory import is_out_of_memory
+from serving_core.request_errors import OutOfDeviceMemory, RequestError, ShuttingDown
 from serving_core.structured_logging import log_fields
 
 logger = logging.getLogger(__name__)
@@ -98,9 +99,9 @@ class ImageEngine:
         self._queue.close()
 
     def submit(self, params: GenerationParams, request_id: str, deadline: float | None = None) -> ImageJob:
-        """Queues a request; raises QueueFull when the queue is full and NotReady once the engine is closed."""
+        """Queues a request; raises QueueFull when the queue is full and ShuttingDown once the engine is closed."""
         if self._closed:
-            raise NotReady("the image service is shutting down")
+            raise ShuttingDown("the image service is shutting down")
         job = ImageJob(params, request_id, asyncio.get_running_loop(), deadline)
         self._queue.put(job)
         return job

@@ -35,14 +35,6 @@ class CallInput:
     seed: int
 
 
-def is_out_of_memory(error: BaseException) -> bool:
-    """CUDA raises torch.OutOfMemoryError; other backends raise RuntimeErrors that say so."""
-    if isinstance(error, torch.OutOfMemoryError):
-        return True
-    text = str(error).lower()
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
-
-
 class StepCounter:
     """Turns diffusers' per-timestep callbacks into numbered denoising steps, as its progress bar counts them."""
 

@@ -22,7 +22,7 @@ from image_service.engine import ImageEngine, InternalError
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
 from image_service.request_validation import RequestValidator
-from serving_core.request_errors import NotReady, RequestError, abort_with
+from serving_core.request_errors import Cancelled, DeadlineExceeded, NotReady, RequestError, abort_with
 from serving_core.structured_logging import log_fields
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,13 @@ class _RequestLog:
         return line
 
 
+def _ended_without_images(job: ImageJob) -> RequestError:
+    """Why a job's events ended before its images: the engine drops a job whose deadline passed."""
+    if job.expired:
+        return DeadlineExceeded("the request's deadline passed before its images were ready; its call was stopped")
+    return Cancelled("the image service dropped the request before its images were ready")
+
+
 class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
     """Serves ImageGenerationService; answers UNAVAILABLE until ``attach`` hands it the loaded engine."""
 
@@ -90,7 +97,7 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
                         return pb.GenerateResponse(images=images, timings=timings, request_id=job.request_id)
             finally:
                 self._release(job)
-            raise NotReady("the image service stopped before the images were ready")
+            raise _ended_without_images(job)
         raise AssertionError("unreachable: every refusal aborts the call")
 
     async def GenerateStream(
@@ -110,8 +117,10 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
                         image = await self._encode(job, event, index, log)
                         timings = self._timings(event, log)
                         yield pb.GenerateStreamResponse(image=image, timings=timings, request_id=job.request_id)
+                    return
             finally:
                 self._release(job)
+            raise _ended_without_images(job)
 
     async def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.aio.ServicerContext

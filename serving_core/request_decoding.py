@@ -2,8 +2,8 @@
 
 grpcio answers a request it cannot deserialize with UNKNOWN before any servicer code runs; the error table
 of shared/DESIGN.md wants INVALID_ARGUMENT for anything malformed a client sends. This interceptor takes
-over the decoding of unary-request methods so a ``DecodeError`` becomes INVALID_ARGUMENT. Streaming-request
-methods (reflection) keep grpcio's own handling.
+over the decoding of unary-request methods so a ``DecodeError`` becomes INVALID_ARGUMENT (reason INVALID_FIELD,
+field ``request``). Streaming-request methods (reflection) keep grpcio's own handling.
 """
 
 import inspect
@@ -13,6 +13,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError
 
+from serving_core.request_errors import InvalidField, abort_with
+
 Decode = Callable[[bytes], Any]
 
 
@@ -20,7 +22,7 @@ async def _decoded(decode: Decode, raw: bytes, context: grpc.aio.ServicerContext
     try:
         return decode(raw)
     except DecodeError as error:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"request: not a valid message ({error})")
+        await abort_with(context, InvalidField("request", f"not a valid message ({error})"))
 
 
 def _unary_unary(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

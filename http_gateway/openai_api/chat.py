@@ -12,11 +12,10 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from hearth.text.v1 import text_service_pb2 as text_pb2
+from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.gateway_state import GatewayState, gateway_state
-from http_gateway.grpc_calls import OpenedStream
-from http_gateway.openai_api.completions import DONE
 from http_gateway.openai_api.model_names import text_model_name
 from http_gateway.openai_api.protocol import (
     ChatChoice,
@@ -36,10 +35,8 @@ from http_gateway.openai_api.text_choices import (
     openai_sampling,
     total_usage,
 )
-from http_gateway.route_calls import route_calls
-from http_gateway.sse import event_stream, json_event
+from http_gateway.sse import OPENAI_DONE, event_stream, json_event
 from http_gateway.sse_schema import openai_chunks
-from http_gateway.text_calls import TextCalls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -74,9 +71,9 @@ async def create_chat_completion(
     body: ChatCompletionRequest,
     request: Request,
     state: Annotated[GatewayState, Depends(gateway_state)],
-    calls: Annotated[TextCalls, route_calls(TextCalls, FIELD_NAMES)],
 ) -> ChatCompletionResponse | EventSourceResponse:
     """Answers the conversation ``n`` times with the model's chat template applied by the text service."""
+    calls = TextCalls(state, request, FIELD_NAMES)
     messages = _messages(body)
     completion_id = f"chatcmpl-{calls.request_id}"
     created, model = int(time.time()), text_model_name(state, body.model)
@@ -147,4 +144,4 @@ async def _chunks(
             yield make([ChatChunkChoice(index=index, delta=ChatDelta(), finish_reason=reason)])
     if make.include_usage:
         yield make([], total_usage([usages[index] for index in sorted(usages)], len(streams)))
-    yield DONE
+    yield OPENAI_DONE

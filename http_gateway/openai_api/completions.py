@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from hearth.text.v1 import text_service_pb2 as text_pb2
+from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.gateway_state import GatewayState, gateway_state
-from http_gateway.grpc_calls import OpenedStream
 from http_gateway.openai_api.model_names import text_model_name
 from http_gateway.openai_api.protocol import CompletionChoice, CompletionRequest, CompletionResponse
 from http_gateway.openai_api.text_choices import (
@@ -22,15 +22,12 @@ from http_gateway.openai_api.text_choices import (
     openai_sampling,
     total_usage,
 )
-from http_gateway.route_calls import route_calls
-from http_gateway.sse import event_stream, json_event
-from http_gateway.sse_schema import DONE_MARKER, openai_chunks
-from http_gateway.text_calls import TextCalls
+from http_gateway.sse import OPENAI_DONE, event_stream, json_event
+from http_gateway.sse_schema import openai_chunks
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 FIELD_NAMES = {"max_new_tokens": "max_tokens", "include_prompt": "echo", "prompt": "prompt"}
-DONE = ServerSentEvent(data=DONE_MARKER, sep="\n")
 
 
 def _prompts(body: CompletionRequest) -> list[str]:
@@ -50,9 +47,9 @@ async def create_completion(
     body: CompletionRequest,
     request: Request,
     state: Annotated[GatewayState, Depends(gateway_state)],
-    calls: Annotated[TextCalls, route_calls(TextCalls, FIELD_NAMES)],
 ) -> CompletionResponse | EventSourceResponse:
     """Continues each prompt ``n`` times; ``echo`` puts the prompt in front of each choice's text."""
+    calls = TextCalls(state, request, FIELD_NAMES)
     jobs = [(prompt, choice) for prompt in _prompts(body) for choice in range(body.n)]
     completion_id = f"cmpl-{calls.request_id}"
     created, model = int(time.time()), text_model_name(state, body.model)
@@ -108,4 +105,4 @@ async def _chunks(
             yield chunk([CompletionChoice(index=index, text=message.text, finish_reason=reason)])
     if include_usage:
         yield chunk([], total_usage([usages[index] for index in sorted(usages)], choices_per_prompt))
-    yield DONE
+    yield OPENAI_DONE

@@ -4,14 +4,14 @@ import base64
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
+from http_gateway.backend_calls import ImageCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
-from http_gateway.image_calls import ImageCalls
+from http_gateway.gateway_state import GatewayState, gateway_state
 from http_gateway.image_contract import image_params
 from http_gateway.openai_api.protocol import ImageData, ImageGenerationRequest, ImagesResponse
-from http_gateway.route_calls import route_calls
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -36,9 +36,10 @@ def _size(size: str | None) -> tuple[int | None, int | None]:
 async def create_images(
     body: ImageGenerationRequest,
     request: Request,
-    calls: Annotated[ImageCalls, route_calls(ImageCalls, FIELD_NAMES)],
+    state: Annotated[GatewayState, Depends(gateway_state)],
 ) -> ImagesResponse:
     """Draws ``n`` images of ``size`` in one backend call (the image service batches them)."""
+    calls = ImageCalls(state, request, FIELD_NAMES)
     width, height = _size(body.size)
     params = image_params(
         prompt=body.prompt,

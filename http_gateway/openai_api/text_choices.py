@@ -9,9 +9,8 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Any, TypeVar
 
 from hearth.text.v1 import text_service_pb2 as text_pb2
-from http_gateway.grpc_calls import OpenedStream
+from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.openai_api.protocol import SamplingFields
-from http_gateway.text_calls import TextCalls
 from http_gateway.text_contract import Usage, sampling_params
 
 Result = TypeVar("Result")

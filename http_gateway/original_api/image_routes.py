@@ -8,12 +8,11 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from hearth.image.v1 import image_service_pb2 as image_pb2
+from http_gateway.backend_calls import ImageCalls, OpenedStream
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.errors import ApiError
 from http_gateway.gateway_state import GatewayState, gateway_state
-from http_gateway.grpc_calls import OpenedStream
-from http_gateway.image_calls import ImageCalls
 from http_gateway.image_contract import ImageTimings, image_params
 from http_gateway.original_api.protocol import (
     GeneratedImage,
@@ -22,7 +21,6 @@ from http_gateway.original_api.protocol import (
     ImageRequest,
     ImageResponse,
 )
-from http_gateway.route_calls import route_calls
 from http_gateway.sse import event_stream, json_event
 from http_gateway.sse_schema import named_events
 
@@ -66,9 +64,9 @@ async def generate_image(
     body: ImageRequest,
     request: Request,
     state: Annotated[GatewayState, Depends(gateway_state)],
-    calls: Annotated[ImageCalls, route_calls(ImageCalls)],
 ) -> ImageResponse | EventSourceResponse:
     """Draws ``num_images`` images (default 1) and returns the first as base64 in ``image_base64``."""
+    calls = ImageCalls(state, request)
     if body.stream:
         stream = await cancel_on_disconnect(request, calls.stream(_params(body)))
         return event_stream(request, state, _image_events(stream), [stream], error_event="error")

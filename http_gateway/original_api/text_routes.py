@@ -7,15 +7,13 @@ from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from hearth.text.v1 import text_service_pb2 as text_pb2
+from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.gateway_state import GatewayState, gateway_state
-from http_gateway.grpc_calls import OpenedStream
 from http_gateway.original_api.protocol import TextDoneEvent, TextRequest, TextResponse, TextTokenEvent
-from http_gateway.route_calls import route_calls
 from http_gateway.sse import event_stream, json_event
 from http_gateway.sse_schema import named_events
-from http_gateway.text_calls import TextCalls
 from http_gateway.text_contract import TextTimings, Usage, finish_reason_name, sampling_params
 
 router = APIRouter(tags=["original"])
@@ -48,9 +46,9 @@ async def generate_text(
     body: TextRequest,
     request: Request,
     state: Annotated[GatewayState, Depends(gateway_state)],
-    calls: Annotated[TextCalls, route_calls(TextCalls)],
 ) -> TextResponse | EventSourceResponse:
     """Continues ``prompt``; ``generated_text`` starts with the prompt unless include_prompt is false."""
+    calls = TextCalls(state, request)
     if body.stream:
         stream_request = text_pb2.GenerateStreamRequest(
             prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt

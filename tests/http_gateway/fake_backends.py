@@ -1,7 +1,8 @@
 """In-process fake text and image services (grpc.aio, the generated servicer bases) with canned replies.
 
 The prompt picks the behaviour, so a test says what it wants in the request it sends:
-``fail:<CODE>[:field=<f>][:retry=<s>][:oom]`` aborts with that status (and google.rpc details),
+``fail:<CODE>[:reason=<REASON>][:field=<f>][:retry=<s>]`` aborts with that status (and google.rpc details:
+ErrorInfo of the ``hearth`` domain, BadRequest, RetryInfo; no reason is a status gRPC itself would make),
 ``slow`` sleeps between tokens or steps, ``hang`` never answers, ``midfail`` streams two messages and
 then fails; anything else answers at once with words ``w0 w1 …`` (or images) as the contract describes.
 """
@@ -21,6 +22,7 @@ from hearth.image.v1 import image_service_pb2 as image_pb2
 from hearth.image.v1 import image_service_pb2_grpc
 from hearth.text.v1 import text_service_pb2 as text_pb2
 from hearth.text.v1 import text_service_pb2_grpc
+from serving_core.request_errors import ERROR_DOMAIN
 
 SLOW_SECONDS = 0.05
 MAX_NEW_TOKENS = 4096
@@ -52,7 +54,7 @@ class CallLog:
 
 
 async def abort_for(command: str, context: grpc.aio.ServicerContext) -> None:
-    """Aborts the call as ``fail:<CODE>[:field=f][:retry=s][:oom]`` asks."""
+    """Aborts the call as ``fail:<CODE>[:reason=r][:field=f][:retry=s]`` asks."""
     _, code_name, *options = command.split(":")
     code = getattr(grpc.StatusCode, code_name)
     message = f"fake {code_name.lower()}"
@@ -67,9 +69,8 @@ async def abort_for(command: str, context: grpc.aio.ServicerContext) -> None:
         elif option.startswith("retry="):
             seconds = int(option.removeprefix("retry="))
             detail.Pack(error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=seconds)))
-        elif option == "oom":
-            status.message = "CUDA out of memory while allocating 2.00 GiB"
-            continue
+        elif option.startswith("reason="):
+            detail.Pack(error_details_pb2.ErrorInfo(reason=option.removeprefix("reason="), domain=ERROR_DOMAIN))
         status.details.append(detail)
     assert code.value[0] == status.code
     await context.abort_with_status(rpc_status.to_status(status))
@@ -79,7 +80,7 @@ async def refuse_out_of_range(checks: list[tuple[str, bool]], context: grpc.aio.
     """Refuses the request the way the real services do: INVALID_ARGUMENT naming the first bad field."""
     for field_name, in_range in checks:
         if not in_range:
-            await abort_for(f"fail:INVALID_ARGUMENT:field={field_name}", context)
+            await abort_for(f"fail:INVALID_ARGUMENT:reason=INVALID_FIELD:field={field_name}", context)
 
 
 def _command(request: object) -> str:
@@ -136,7 +137,7 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
                 yield text_pb2.GenerateStreamResponse(text=request.prompt, request_id=request_id)
             for index, word in enumerate(words):
                 if command == "midfail" and index == 2:
-                    await abort_for("fail:INTERNAL", context)
+                    await abort_for("fail:INTERNAL:reason=INTERNAL", context)
                 if command == "slow":
                     await asyncio.sleep(SLOW_SECONDS)
                 yield text_pb2.GenerateStreamResponse(text=word, token_ids=[index], request_id=request_id)
@@ -214,7 +215,7 @@ class FakeImageService(image_service_pb2_grpc.ImageGenerationServiceServicer):
             steps = request.params.num_inference_steps if request.params.HasField("num_inference_steps") else 50
             for step in range(1, steps + 1):
                 if command == "midfail" and step == 3:
-                    await abort_for("fail:RESOURCE_EXHAUSTED:oom", context)
+                    await abort_for("fail:RESOURCE_EXHAUSTED:reason=OUT_OF_MEMORY", context)
                 if command == "slow":
                     await asyncio.sleep(SLOW_SECONDS)
                 progress = image_pb2.StepProgress(step=step, total_steps=steps, elapsed_seconds=step * 0.01)

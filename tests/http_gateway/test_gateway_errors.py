@@ -22,13 +22,27 @@ def error_of(response: httpx.Response) -> dict:
 @pytest.mark.parametrize(
     ("command", "status", "kind", "code"),
     [
-        ("fail:INVALID_ARGUMENT:field=sampling.max_new_tokens", 400, "invalid_request_error", "invalid_argument"),
+        (
+            "fail:INVALID_ARGUMENT:reason=INVALID_FIELD:field=sampling.top_p",
+            400,
+            "invalid_request_error",
+            "invalid_argument",
+        ),
+        ("fail:RESOURCE_EXHAUSTED:reason=QUEUE_FULL", 429, "rate_limit_error", "resource_exhausted"),
+        ("fail:RESOURCE_EXHAUSTED:reason=OUT_OF_MEMORY", 507, "insufficient_resources", "resource_exhausted"),
+        ("fail:UNAVAILABLE:reason=LOADING", 503, "service_unavailable", "unavailable"),
+        ("fail:UNAVAILABLE:reason=SHUTTING_DOWN", 503, "service_unavailable", "unavailable"),
+        ("fail:DEADLINE_EXCEEDED:reason=DEADLINE_EXCEEDED", 504, "timeout", "deadline_exceeded"),
+        ("fail:CANCELLED:reason=CANCELLED", 503, "service_unavailable", "cancelled"),
+        ("fail:INTERNAL:reason=INTERNAL", 500, "internal_error", "internal"),
+        # Statuses gRPC makes itself carry no ErrorInfo; their code decides.
         ("fail:RESOURCE_EXHAUSTED", 429, "rate_limit_error", "resource_exhausted"),
-        ("fail:RESOURCE_EXHAUSTED:oom", 507, "insufficient_resources", "resource_exhausted"),
         ("fail:UNAVAILABLE", 503, "service_unavailable", "unavailable"),
         ("fail:DEADLINE_EXCEEDED", 504, "timeout", "deadline_exceeded"),
-        ("fail:INTERNAL", 500, "internal_error", "internal"),
         ("fail:UNIMPLEMENTED", 501, "not_implemented", "unimplemented"),
+        ("fail:UNKNOWN", 500, "internal_error", "unknown"),
+        # A reason this gateway does not know falls back to the code.
+        ("fail:UNAVAILABLE:reason=SOMETHING_NEW", 503, "service_unavailable", "unavailable"),
     ],
 )
 @pytest.mark.parametrize("stream", [False, True])
@@ -56,18 +70,29 @@ async def test_bad_field_names_the_field_and_the_limit(client: httpx.AsyncClient
 
 
 async def test_full_queue_sends_retry_after(client: httpx.AsyncClient) -> None:
-    default = await client.post("/generate-text", json={"prompt": "fail:RESOURCE_EXHAUSTED"})
+    default = await client.post("/generate-text", json={"prompt": "fail:RESOURCE_EXHAUSTED:reason=QUEUE_FULL"})
     assert default.headers["retry-after"] == "1"
-    named = await client.post("/generate-text", json={"prompt": "fail:RESOURCE_EXHAUSTED:retry=7"})
+    named = await client.post("/generate-text", json={"prompt": "fail:RESOURCE_EXHAUSTED:reason=QUEUE_FULL:retry=7"})
     assert named.headers["retry-after"] == "7"
     assert "queue is full" in error_of(named)["message"]
 
 
 async def test_out_of_memory_says_so(client: httpx.AsyncClient) -> None:
-    response = await client.post("/generate-image", json={"prompt": "fail:RESOURCE_EXHAUSTED:oom"})
+    response = await client.post("/generate-image", json={"prompt": "fail:RESOURCE_EXHAUSTED:reason=OUT_OF_MEMORY"})
     assert response.status_code == 507
     assert "ran out of device memory" in error_of(response)["message"]
     assert "retry-after" not in response.headers
+
+
+async def test_the_reason_decides_not_the_words_of_the_message(client: httpx.AsyncClient) -> None:
+    """The fake's messages never say "queue" or "memory": only ErrorInfo tells 429 and 507 apart."""
+    for prompt, status in [
+        ("fail:RESOURCE_EXHAUSTED:reason=OUT_OF_MEMORY:retry=7", 507),
+        ("fail:RESOURCE_EXHAUSTED:reason=QUEUE_FULL", 429),
+    ]:
+        response = await client.post("/generate-text", json={"prompt": prompt})
+        assert response.status_code == status, prompt
+        assert error_of(response)["message"].endswith(": fake resource_exhausted")
 
 
 async def test_deadline_passes_to_grpc(client: httpx.AsyncClient) -> None:

@@ -100,11 +100,14 @@ async def test_images_generate_returns_base64(sdk: openai.AsyncOpenAI, fake_imag
 
 async def test_errors_reach_the_sdk_as_its_exceptions(sdk: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.RateLimitError) as queue_full:
-        await sdk.completions.create(model="any", prompt="fail:RESOURCE_EXHAUSTED")
+        await sdk.completions.create(model="any", prompt="fail:RESOURCE_EXHAUSTED:reason=QUEUE_FULL")
     assert queue_full.value.code == "resource_exhausted"
     with pytest.raises(openai.BadRequestError) as bad:
         await sdk.chat.completions.create(
-            model="any", messages=[{"role": "user", "content": "fail:INVALID_ARGUMENT:field=sampling.max_new_tokens"}]
+            model="any",
+            messages=[
+                {"role": "user", "content": "fail:INVALID_ARGUMENT:reason=INVALID_FIELD:field=sampling.max_new_tokens"}
+            ],
         )
     assert bad.value.param == "max_completion_tokens"
     with pytest.raises(openai.UnprocessableEntityError):

@@ -27,6 +27,26 @@ if _version_not_supported:
 
 class ImageGenerationServiceStub:
     """Generates images from a text prompt.
+
+    Errors: every error status the service sends carries a
+    google.rpc.ErrorInfo with domain "hearth" and one of these stable reasons
+    (decide by reason, never by the message's words):
+    INVALID_FIELD      INVALID_ARGUMENT; a google.rpc.BadRequest names the
+    field ("sampling.top_p", "request" for bytes that are
+    no valid message) and the message names the limit.
+    QUEUE_FULL         RESOURCE_EXHAUSTED; a google.rpc.RetryInfo says when
+    to retry.
+    OUT_OF_MEMORY      RESOURCE_EXHAUSTED; the device had no memory for this
+    request (retrying the same request will not help).
+    LOADING            UNAVAILABLE; the model is loading or its engine is
+    starting again (health reports NOT_SERVING).
+    SHUTTING_DOWN      UNAVAILABLE; the service is draining.
+    DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
+    CANCELLED          CANCELLED; the service dropped the request itself.
+    INTERNAL           INTERNAL; a bug, logged with the request id.
+    A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
+    listening), DEADLINE_EXCEEDED (the client's own deadline) or
+    RESOURCE_EXHAUSTED (a message over the size limit).
     """
 
     def __init__(self, channel):
@@ -54,6 +74,26 @@ class ImageGenerationServiceStub:
 
 class ImageGenerationServiceServicer:
     """Generates images from a text prompt.
+
+    Errors: every error status the service sends carries a
+    google.rpc.ErrorInfo with domain "hearth" and one of these stable reasons
+    (decide by reason, never by the message's words):
+    INVALID_FIELD      INVALID_ARGUMENT; a google.rpc.BadRequest names the
+    field ("sampling.top_p", "request" for bytes that are
+    no valid message) and the message names the limit.
+    QUEUE_FULL         RESOURCE_EXHAUSTED; a google.rpc.RetryInfo says when
+    to retry.
+    OUT_OF_MEMORY      RESOURCE_EXHAUSTED; the device had no memory for this
+    request (retrying the same request will not help).
+    LOADING            UNAVAILABLE; the model is loading or its engine is
+    starting again (health reports NOT_SERVING).
+    SHUTTING_DOWN      UNAVAILABLE; the service is draining.
+    DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
+    CANCELLED          CANCELLED; the service dropped the request itself.
+    INTERNAL           INTERNAL; a bug, logged with the request id.
+    A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
+    listening), DEADLINE_EXCEEDED (the client's own deadline) or
+    RESOURCE_EXHAUSTED (a message over the size limit).
     """
 
     def Generate(self, request, context):
@@ -107,6 +147,26 @@ def add_ImageGenerationServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ImageGenerationService:
     """Generates images from a text prompt.
+
+    Errors: every error status the service sends carries a
+    google.rpc.ErrorInfo with domain "hearth" and one of these stable reasons
+    (decide by reason, never by the message's words):
+    INVALID_FIELD      INVALID_ARGUMENT; a google.rpc.BadRequest names the
+    field ("sampling.top_p", "request" for bytes that are
+    no valid message) and the message names the limit.
+    QUEUE_FULL         RESOURCE_EXHAUSTED; a google.rpc.RetryInfo says when
+    to retry.
+    OUT_OF_MEMORY      RESOURCE_EXHAUSTED; the device had no memory for this
+    request (retrying the same request will not help).
+    LOADING            UNAVAILABLE; the model is loading or its engine is
+    starting again (health reports NOT_SERVING).
+    SHUTTING_DOWN      UNAVAILABLE; the service is draining.
+    DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
+    CANCELLED          CANCELLED; the service dropped the request itself.
+    INTERNAL           INTERNAL; a bug, logged with the request id.
+    A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
+    listening), DEADLINE_EXCEEDED (the client's own deadline) or
+    RESOURCE_EXHAUSTED (a message over the size limit).
     """
 
     @staticmethod
