@@ -4,21 +4,35 @@ Tests that kill, drain or overload a service start their own (small settings, fr
 services other tests share stay untouched; the rest use the session fixtures.
 """
 
-from collections.abc import Callable, Iterator
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from bench import child_processes
-from bench.child_processes import HttpProcess
-from tests.service_processes import ServiceProcess
+from tests.http_gateway.gateway_process import GatewayProcess
+from tests.http_gateway.gateway_process import start_gateway as gateway_process
+from tests.service_processes import ServiceProcess, free_port, service_env
 
 # A raw prompt the embedded model continues for more than 32 greedy tokens before any end-of-sequence.
 LONG_PROMPT = "The history of the printing press begins"
+# How long a backend may take to be seen down or back (the gateway probes its backends every second).
+RECOVERY_SECONDS = 60
 
 StartText = Callable[..., ServiceProcess]
 StartImage = Callable[..., ServiceProcess]
-StartGateway = Callable[..., HttpProcess]
+StartGateway = Callable[..., GatewayProcess]
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = RECOVERY_SECONDS) -> bool:
+    """Whether ``check`` comes true within ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(0.25)
+    return False
 
 
 @pytest.fixture
@@ -30,37 +44,37 @@ def own_processes() -> Iterator[list[ServiceProcess]]:
         process.stop(timeout=10)
 
 
-@pytest.fixture
-def start_text_service(own_processes: list[ServiceProcess], text_model_path: Path, tmp_path: Path) -> StartText:
-    """Starts a text service of the test's own with HEARTH_TEXT_* settings, and waits until it serves."""
-
-    def start(**settings: str) -> ServiceProcess:
-        service = child_processes.text_service(text_model_path, tmp_path, **settings)
-        own_processes.append(service)
+def _starter(own_processes: list[ServiceProcess], module: str, prefix: str, model: Path, logs: Path) -> StartText:
+    def start(port: int | None = None, **settings: str) -> ServiceProcess:
+        """Starts the service (on ``port`` to restart one where a gateway expects it) and waits until it serves."""
+        port = port or free_port()
+        env = service_env(**{f"{prefix}_MODEL": str(model), f"{prefix}_PORT": str(port)}, **settings)
+        service = ServiceProcess(module, port, env, logs / f"{module}.log")
+        own_processes.append(service.start())
         return service.wait_until_serving()
 
     return start
+
+
+@pytest.fixture
+def start_text_service(own_processes: list[ServiceProcess], text_model_path: Path, tmp_path: Path) -> StartText:
+    """Starts a text service of the test's own with HEARTH_TEXT_* settings, and waits until it serves."""
+    return _starter(own_processes, "text_service", "HEARTH_TEXT", text_model_path, tmp_path)
 
 
 @pytest.fixture
 def start_image_service(own_processes: list[ServiceProcess], image_model_path: Path, tmp_path: Path) -> StartImage:
-    """Starts an image service of the test's own (optionally on a given port) and waits until it serves."""
-
-    def start(port: int | None = None, **settings: str) -> ServiceProcess:
-        service = child_processes.image_service(image_model_path, tmp_path, port, **settings)
-        own_processes.append(service)
-        return service.wait_until_serving()
-
-    return start
+    """Starts an image service of the test's own with HEARTH_IMAGE_* settings, and waits until it serves."""
+    return _starter(own_processes, "image_service", "HEARTH_IMAGE", image_model_path, tmp_path)
 
 
 @pytest.fixture
 def start_gateway(own_processes: list[ServiceProcess], tmp_path: Path) -> StartGateway:
     """Starts a gateway in front of the given targets and waits until its /health answers."""
 
-    def start(text_target: str, image_target: str, **settings: str) -> HttpProcess:
-        gateway = child_processes.gateway(text_target, image_target, tmp_path, **settings)
-        own_processes.append(gateway)
-        return gateway.wait_until_ready("/health", lambda response: response.status_code == 200)
+    def start(text_target: str, image_target: str, **settings: str) -> GatewayProcess:
+        gateway = gateway_process(text_target, image_target, tmp_path / "http_gateway.log", **settings)
+        own_processes.append(gateway.process)
+        return gateway.wait_until_answering("/health")
 
     return start

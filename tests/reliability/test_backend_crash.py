@@ -1,46 +1,99 @@
-"""Backend crash: the image service is killed (SIGKILL) in the middle of a request.
+"""Backend crash: a model service is killed (SIGKILL) in the middle of a stream through the gateway.
 
-The request in flight ends with an error event instead of hanging, image calls get 503 with a clear
-message, text keeps working through the same gateway, and once the image service is back on its port
-the gateway serves images again without a restart.
+For either service: the stream in flight ends with an `error` event instead of hanging, calls to it get 503
+with a clear message, the other service keeps working through the same gateway, and once the killed
+service is back on its port the gateway serves it again without a restart.
 """
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 from httpx_sse import aconnect_sse
 
-from tests.reliability.conftest import StartGateway, StartImage
+from tests.reliability.conftest import LONG_PROMPT, StartGateway, StartImage, StartText, eventually
 from tests.service_processes import ServiceProcess
 
 IMAGE = {"prompt": "a lighthouse", "num_inference_steps": 4, "width": 64, "height": 64, "seed": 5}
-# Long enough that the kill lands mid-request: progress events arrive for seconds before the image.
-SLOW_IMAGE = {**IMAGE, "num_inference_steps": 150, "width": 256, "height": 256, "stream": True}
 TEXT = {"prompt": "The capital of France is", "max_new_tokens": 4, "do_sample": False}
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]]) -> bool:
-    """Whether `check` comes true within a minute (the gateway probes its backends every second)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        await asyncio.sleep(0.25)
-    return False
+@dataclass(frozen=True)
+class Backend:
+    """How the gateway names one backend, a request that works and one that streams for a long while."""
+
+    path: str
+    health_key: str
+    request: dict
+    # Long enough that the kill lands mid-request: events arrive for seconds before the end.
+    slow_stream: dict
+    first_event: str
+
+    async def works(self, http: httpx.AsyncClient) -> bool:
+        response = await http.post(self.path, json=self.request)
+        return response.status_code == 200
 
 
-async def _events_until_killed(http: httpx.AsyncClient, image: ServiceProcess) -> list[str]:
-    """Streams an image and kills the service at its first progress event; returns every event name."""
-    names = []
-    async with aconnect_sse(http, "POST", "/generate-image", json=SLOW_IMAGE) as source:
+IMAGE_BACKEND = Backend(
+    "/generate-image",
+    "image_model_loaded",
+    IMAGE,
+    {**IMAGE, "num_inference_steps": 150, "width": 256, "height": 256, "stream": True},
+    "progress",
+)
+TEXT_BACKEND = Backend(
+    "/generate-text",
+    "text_model_loaded",
+    TEXT,
+    {"prompt": LONG_PROMPT, "max_new_tokens": 2000, "do_sample": False, "stream": True},
+    "token",
+)
+
+
+async def _events_until_killed(
+    http: httpx.AsyncClient, backend: Backend, service: ServiceProcess
+) -> list[tuple[str, str]]:
+    """Streams from ``backend`` and kills ``service`` at the first event of its kind; every (name, data)."""
+    events = []
+    async with aconnect_sse(http, "POST", backend.path, json=backend.slow_stream) as source:
         assert source.response.status_code == 200
         async for event in source.aiter_sse():
-            names.append(event.event)
-            if event.event == "progress" and image.process is not None and image.process.poll() is None:
-                image.kill()
-    return names
+            events.append((event.event, event.data))
+            if event.event == backend.first_event and service.process is not None and service.process.poll() is None:
+                service.kill()
+    return events
+
+
+async def _kill_mid_stream_then_recover(
+    http: httpx.AsyncClient, killed: Backend, service: ServiceProcess, restart: StartText, other: Backend
+) -> None:
+    events = await asyncio.wait_for(_events_until_killed(http, killed, service), timeout=120)
+    names = [name for name, _ in events]
+    assert names[0] == killed.first_event
+    assert names[-1] == "error", names
+    assert "done" not in names
+    assert "image" not in names
+    assert '"type":"service_unavailable"' in events[-1][1]
+
+    async def reported_down() -> bool:
+        return (await http.get("/health")).json()[killed.health_key] is False
+
+    assert await eventually(reported_down)
+    refused = await http.post(killed.path, json=killed.request)
+    assert refused.status_code == 503
+    assert refused.json()["error"]["type"] == "service_unavailable"
+    assert killed.path.removeprefix("/generate-") in refused.json()["error"]["message"]
+    assert (await http.get("/health/ready")).status_code == 503
+    assert await other.works(http)
+
+    restart(port=service.port)
+
+    async def ready() -> bool:
+        return (await http.get("/health/ready")).status_code == 200
+
+    assert await eventually(lambda: killed.works(http))
+    assert await eventually(ready)
+    assert (await http.get("/health")).json()[killed.health_key] is True
 
 
 async def test_killing_the_image_service_leaves_text_serving_and_the_gateway_recovers(
@@ -48,33 +101,16 @@ async def test_killing_the_image_service_leaves_text_serving_and_the_gateway_rec
 ) -> None:
     image = start_image_service()
     gateway = start_gateway(text_service.target, image.target)
-    gateway.wait_until_ready("/health/ready", lambda response: response.status_code == 200)
-
+    await asyncio.to_thread(gateway.wait_until_answering, "/health/ready")
     async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
-        events = await asyncio.wait_for(_events_until_killed(http, image), timeout=60)
-        assert events[-1] == "error", events
-        assert "image" not in events
+        await _kill_mid_stream_then_recover(http, IMAGE_BACKEND, image, start_image_service, TEXT_BACKEND)
 
-        async def image_reported_down() -> bool:
-            return (await http.get("/health")).json()["image_model_loaded"] is False
 
-        assert await _eventually(image_reported_down)
-        refused = await http.post("/generate-image", json=IMAGE)
-        assert refused.status_code == 503
-        assert "image" in refused.text.lower()
-        assert (await http.get("/health/ready")).status_code == 503
-
-        text = await http.post("/generate-text", json=TEXT)
-        assert text.status_code == 200
-        assert text.json()["generated_text"].startswith(TEXT["prompt"])
-
-        start_image_service(port=image.port)
-
-        async def image_served() -> bool:
-            return (await http.post("/generate-image", json=IMAGE)).status_code == 200
-
-        async def ready() -> bool:
-            return (await http.get("/health/ready")).status_code == 200
-
-        assert await _eventually(image_served)
-        assert await _eventually(ready)
+async def test_killing_the_text_service_mid_stream_leaves_images_serving_and_the_gateway_recovers(
+    image_service: ServiceProcess, start_text_service: StartText, start_gateway: StartGateway
+) -> None:
+    text = start_text_service()
+    gateway = start_gateway(text.target, image_service.target)
+    await asyncio.to_thread(gateway.wait_until_answering, "/health/ready")
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
+        await _kill_mid_stream_then_recover(http, TEXT_BACKEND, text, start_text_service, IMAGE_BACKEND)
