@@ -18,39 +18,131 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def targets_table(checks: list[TargetCheck]) -> str:
-    verdicts = {True: "PASS", False: "FAIL", None: "not measured"}
     return _table(
         ["source", "target", "measured", "result"],
-        [[check.source, check.target, check.measured, verdicts[check.passed]] for check in checks],
+        [[check.source, check.target, check.measured, check.verdict] for check in checks],
     )
 
 
-def text_table(suite: TextSuiteResult) -> str:
+def _tps(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _conditions(suite: TextSuiteResult) -> str:
+    plan = suite.plan
+    lines = [
+        f"{suite.cores} usable cores; prompt {plan['prompt']!r}, greedy, {plan['max_new_tokens']} new tokens, "
+        f"{plan['rounds']} round(s), orders: " + "; ".join(", ".join(order) for order in suite.orders) + ".",
+        "Engines: " + ", ".join(f"{name}: {engine}" for name, engine in suite.engines.items()) + ".",
+        "Peer configurations chosen: " + ", ".join(f"{name}: {label}" for name, label in suite.winners.items()) + ".",
+        "Machine: " + (f"BUSY in {suite.busy_summary}" if suite.busy else "quiet for every measurement") + ".",
+    ]
+    lines += [f"- busy: {reason}" for reason in suite.busy]
+    if suite.skipped:
+        lines.append("Skipped (time budget): " + ", ".join(suite.skipped) + ".")
+    return "\n".join(lines)
+
+
+def _summary(suite: TextSuiteResult) -> str:
     rows = []
-    for r in sorted(suite.results, key=lambda result: (result.concurrency, result.system)):
-        rows.append(
-            [
-                r.system,
-                str(r.concurrency),
-                f"{r.aggregate_tokens_per_second:.1f}",
-                "—" if r.request_tokens_per_second_p50 is None else f"{r.request_tokens_per_second_p50:.1f}",
-                f"{_ms(r.ttft_p50)} / {_ms(r.ttft_p99)}",
-                f"{_ms(r.itl_p50)} / {_ms(r.itl_p99)}",
-                f"{_ms(r.health_p50)} / {_ms(r.health_p99)}",
-                f"{r.errors}/{r.requests}",
-            ]
-        )
+    systems = dict.fromkeys(r.system for r in suite.results if r.round)
+    for system in systems:
+        for concurrency in sorted({r.concurrency for r in suite.results if r.system == system and r.round}):
+            rounds = suite.rounds_of(system, concurrency)
+            aggregate = suite.spread(system, concurrency, "aggregate_tokens_per_second")
+            rows.append(
+                [
+                    system,
+                    rounds[0].config,
+                    str(concurrency),
+                    aggregate.describe(),
+                    suite.spread(system, concurrency, "request_tokens_per_second_p50").describe(),
+                    suite.spread(system, concurrency, "ttft_p50").describe(1000, 0),
+                    suite.spread(system, concurrency, "health_p99").describe(1000, 0),
+                    f"{aggregate.valid_rounds}/{len(rounds)}",
+                ]
+            )
     header = [
+        "system",
+        "configuration",
+        "streams",
+        "aggregate tok/s",
+        "per-stream tok/s p50",
+        "TTFT p50 (ms)",
+        "/health p99 (ms)",
+        "valid rounds",
+    ]
+    return "Medians over the rounds, (min-max) in brackets:\n\n" + _table(header, rows)
+
+
+def _screening(suite: TextSuiteResult) -> str:
+    rows = [
+        [
+            r.system,
+            r.config + (" **(chosen)**" if suite.winners.get(r.system) == r.config else ""),
+            f"{r.aggregate_tokens_per_second:.1f}",
+            _ms(r.ttft_p50),
+            f"{r.conditions.load_average_1m:.2f}",
+            "valid" if r.valid else f"INVALID: {r.error_samples[0]}",
+        ]
+        for system in suite.winners
+        for r in suite.screening(system)
+    ]
+    if not rows:
+        return "No screening in this run: the peers ran in their defaults."
+    header = ["peer", "configuration", f"{suite.plan['streams']} streams tok/s", "TTFT p50 (ms)", "load avg", "check"]
+    return "Screening, one visit per configuration:\n\n" + _table(header, rows)
+
+
+def _rounds(suite: TextSuiteResult) -> str:
+    rows = [
+        [
+            str(r.round),
+            r.system,
+            str(r.concurrency),
+            f"{r.aggregate_tokens_per_second:.1f}",
+            _tps(r.request_tokens_per_second_p50),
+            f"{_ms(r.ttft_p50)} / {_ms(r.ttft_p99)}",
+            f"{_ms(r.itl_p50)} / {_ms(r.itl_p99)}",
+            _ms(r.health_p99),
+            f"{r.conditions.load_average_1m:.2f} ({r.conditions.outside_load_average_1m:.2f})",
+            f"{r.errors}/{r.requests}" + (f" {r.error_samples[0]}" if r.errors else ""),
+        ]
+        for r in suite.results
+        if r.round
+    ]
+    header = [
+        "round",
         "system",
         "streams",
         "aggregate tok/s",
         "per-stream tok/s p50",
         "TTFT p50 / p99 (ms)",
         "inter-token p50 / p99 (ms)",
-        "/health p50 / p99 (ms)",
-        "errors",
+        "/health p99 (ms)",
+        "load avg before (others)",
+        "failed checks",
     ]
-    return _table(header, rows)
+    return "Every measurement, in the order run:\n\n" + _table(header, rows)
+
+
+def _cpu_per_token(suite: TextSuiteResult) -> str:
+    streams = suite.plan["streams"]
+    rows = []
+    for system in dict.fromkeys(r.system for r in suite.results if r.round):
+        rounds = [r for r in suite.rounds_of(system, streams) if r.valid]
+        for process in rounds[0].cpu_ms_per_token if rounds else []:
+            values = [r.cpu_ms_per_token[process] for r in rounds]
+            rows.append([system, process, f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"])
+    header = ["system", "process", "CPU ms per token"]
+    return f"CPU time per generated token at {streams} streams (user + system, median (min-max)):\n\n" + _table(
+        header, rows
+    )
+
+
+def text_table(suite: TextSuiteResult) -> str:
+    sections = [_conditions(suite), _summary(suite), _screening(suite), _cpu_per_token(suite), _rounds(suite)]
+    return "\n\n".join(sections)
 
 
 def image_table(suite: ImageSuiteResult) -> str:

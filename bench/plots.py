@@ -15,19 +15,21 @@ from bench.text_suite import TextSuiteResult
 
 
 def _series(suite: TextSuiteResult, metric: str) -> dict[str, tuple[list[int], list[float]]]:
+    """Per system, the median over the rounds of `metric` at each concurrency measured."""
     series: dict[str, tuple[list[int], list[float]]] = {}
-    for result in sorted(suite.results, key=lambda r: r.concurrency):
-        value = getattr(result, metric)
+    measured = sorted({(r.system, r.concurrency) for r in suite.results if r.round}, key=lambda key: key[1])
+    for system, concurrency in measured:
+        value = suite.spread(system, concurrency, metric).median
         if value is not None:
-            xs, ys = series.setdefault(result.system, ([], []))
-            xs.append(result.concurrency)
+            xs, ys = series.setdefault(system, ([], []))
+            xs.append(concurrency)
             ys.append(value)
     return series
 
 
 def _colors(suite: TextSuiteResult) -> dict[str, str]:
     """One color per system, the same in every panel."""
-    systems = dict.fromkeys(result.system for result in suite.results)
+    systems = dict.fromkeys(result.system for result in suite.results if result.round)
     return {system: f"C{index}" for index, system in enumerate(systems)}
 
 
@@ -50,7 +52,7 @@ def plot_text(suite: TextSuiteResult, results_dir: Path) -> list[Path]:
     colors = _colors(suite)
     figure = Figure(figsize=(7, 4.5))
     axis = figure.subplots()
-    _draw(axis, _series(suite, "aggregate_tokens_per_second"), colors, "Aggregate throughput", "tokens/s")
+    _draw(axis, _series(suite, "aggregate_tokens_per_second"), colors, "Aggregate throughput (median)", "tokens/s")
     axis.legend(fontsize=8)
     throughput = results_dir / "text_throughput.png"
     figure.tight_layout()

@@ -1,100 +1,73 @@
-"""One streaming client per system under test, all with the same shape: `stream(prompt, n) -> StreamRecord`.
+"""One client per system under test, all with the same shape: `burst(prompt, n, streams, limit) -> records`.
 
 Every request asks for greedy decoding of `max_new_tokens` tokens of a raw prompt (no chat template), so
-the systems do the same work.
+the systems do the same work. Each client counts the tokens it receives itself (token ids in Hearth's
+deltas, one chunk per token from `transformers serve`, generated ids from the OpenVINO handles) and keeps
+the finish reason; `StreamRecord.check` then holds every answer to exactly the asked count.
 """
 
 import asyncio
 import json
 import time
+from abc import ABC, abstractmethod
 from typing import Protocol
 
 import grpc
 import httpx
-import torch
 from httpx_sse import aconnect_sse
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
-from transformers.generation.streamers import BaseStreamer
 
-from bench.stream_record import StreamRecord
+from bench.child_processes import OpenVinoChild
+from bench.stream_record import LENGTH, StreamRecord
 from hearth.text.v1 import text_service_pb2, text_service_pb2_grpc
 
 REQUEST_TIMEOUT_SECONDS = 600.0
 
+GRPC_FINISH_REASONS = {
+    text_service_pb2.FINISH_REASON_LENGTH: LENGTH,
+    text_service_pb2.FINISH_REASON_STOP_SEQUENCE: "stop",
+    text_service_pb2.FINISH_REASON_END_OF_SEQUENCE: "eos",
+    text_service_pb2.FINISH_REASON_CANCELLED: "cancelled",
+}
+
 
 class TextClient(Protocol):
-    name: str
-
-    async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord: ...
+    async def burst(self, prompt: str, max_new_tokens: int, streams: int, time_limit: float) -> list[StreamRecord]:
+        """`streams` requests started together; one record each, unfinished ones failed at `time_limit`."""
 
     async def aclose(self) -> None: ...
 
 
-class _StepClock(BaseStreamer):
-    """Stamps each decoding step of `generate`; the first `put` is the prompt, not a token."""
+class _PerStreamClient(ABC):
+    """A burst of a network client: one task per stream, all started at once."""
 
-    def __init__(self) -> None:
-        self.steps: list[float] = []
-        self._saw_prompt = False
+    @abstractmethod
+    async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord: ...
 
-    def put(self, value: torch.Tensor) -> None:
-        if self._saw_prompt:
-            self.steps.append(time.perf_counter())
-        self._saw_prompt = True
-
-    def end(self) -> None:
-        pass
-
-
-class InProcessClient:
-    """(a) `model.generate` in this process, on a worker thread as the services run their models.
-
-    Which thread matters on a busy CPU: torch's OpenMP team of the main thread is much slower here when
-    other processes compete for the cores, so every in-process measurement runs off the main thread.
-    """
-
-    name = "in-process generate"
-
-    def __init__(self, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
-        self._model = model
-        self._tokenizer = tokenizer
-
-    def generate(self, prompt: str, max_new_tokens: int, batch_size: int = 1) -> list[StreamRecord]:
-        """A static batch of `batch_size` copies of the prompt: one record per row, all on the same steps."""
-        inputs = self._tokenizer([prompt] * batch_size, return_tensors="pt")
-        clock = _StepClock()
+    async def burst(self, prompt: str, max_new_tokens: int, streams: int, time_limit: float) -> list[StreamRecord]:
         started = time.perf_counter()
-        with torch.inference_mode():
-            output = self._model.generate(
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=self._tokenizer.eos_token_id,
-                streamer=clock,
-            )
-        records = []
-        for _ in range(batch_size):
-            record = StreamRecord(started=started, arrivals=[(step, 1) for step in clock.steps])
-            record.finish(output.shape[1] - inputs["input_ids"].shape[1])
-            records.append(record)
+        tasks = [asyncio.create_task(self.stream(prompt, max_new_tokens)) for _ in range(streams)]
+        done, pending = await asyncio.wait(tasks, timeout=time_limit)
+        for task in pending:
+            task.cancel()
+        records = [task.result() for task in done]
+        for _ in pending:
+            timed_out = StreamRecord(started=started)
+            timed_out.fail(f"no answer within the {time_limit:.0f}s limit")
+            records.append(timed_out)
         return records
 
-    async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord:
-        (record,) = await asyncio.to_thread(self.generate, prompt, max_new_tokens)
-        return record
 
-    async def aclose(self) -> None:
-        pass
-
-
-class GrpcTextClient:
-    """(b) Hearth's text service, `GenerateStream` over one shared grpc.aio channel."""
-
-    name = "hearth gRPC"
+class GrpcTextClient(_PerStreamClient):
+    """Hearth's text service, `GenerateStream` over one shared grpc.aio channel."""
 
     def __init__(self, target: str) -> None:
         self._channel = grpc.aio.insecure_channel(target)
         self._stub = text_service_pb2_grpc.TextGenerationServiceStub(self._channel)
+
+    async def engine_name(self) -> str:
+        """The engine the service reports in GetModelInfo."""
+        info = await self._stub.GetModelInfo(text_service_pb2.GetModelInfoRequest(), timeout=30)
+        return info.engine.name
 
     async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord:
         request = text_service_pb2.GenerateStreamRequest(
@@ -106,18 +79,17 @@ class GrpcTextClient:
                 if message.token_ids:
                     record.tokens_arrived(len(message.token_ids))
                 if message.finish_reason != text_service_pb2.FINISH_REASON_UNSPECIFIED:
-                    record.finish(message.usage.completion_tokens)
+                    reason = GRPC_FINISH_REASONS.get(message.finish_reason, str(message.finish_reason))
+                    record.finish(reason, message.usage.completion_tokens)
         except grpc.aio.AioRpcError as error:
             record.fail(f"{error.code().name}: {error.details()}")
-        if record.finished is None:
-            record.fail("stream ended without a final message")
         return record
 
     async def aclose(self) -> None:
         await self._channel.close()
 
 
-class _SseClient:
+class _SseClient(_PerStreamClient):
     """Shared by the HTTP clients: an httpx client with no pool limit below the bench's concurrency."""
 
     def __init__(self, base_url: str) -> None:
@@ -130,16 +102,16 @@ class _SseClient:
 
 
 class GatewayTextClient(_SseClient):
-    """(c) Hearth's gateway, `POST /generate-text` with `"stream": true` (SSE `token` / `done` events).
-
-    The route echoes the prompt first, as the original design returned it; only events that carry
-    generated token ids count as arrivals.
-    """
-
-    name = "hearth gateway SSE"
+    """Hearth's gateway, `POST /generate-text` with `"stream": true` (SSE `token` / `done` events)."""
 
     async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord:
-        body = {"prompt": prompt, "max_new_tokens": max_new_tokens, "do_sample": False, "stream": True}
+        body = {
+            "prompt": prompt,
+            "max_new_tokens": max_new_tokens,
+            "do_sample": False,
+            "include_prompt": False,
+            "stream": True,
+        }
         record = StreamRecord()
         try:
             async with aconnect_sse(self._http, "POST", "/generate-text", json=body) as source:
@@ -148,42 +120,26 @@ class GatewayTextClient(_SseClient):
                     record.fail(f"HTTP {source.response.status_code}: {source.response.text[:200]}")
                     return record
                 async for event in source.aiter_sse():
-                    if event.event == "token" and event.json()["token_ids"]:
-                        record.tokens_arrived(len(event.json()["token_ids"]))
+                    if event.event == "token":
+                        token_ids = event.json()["token_ids"]
+                        if token_ids:
+                            record.tokens_arrived(len(token_ids))
                     elif event.event == "done":
-                        record.finish(event.json()["usage"]["completion_tokens"])
+                        done = event.json()
+                        record.finish(done["finish_reason"], done["usage"]["completion_tokens"])
                     elif event.event == "error":
                         record.fail(event.data[:200])
-        except httpx.HTTPError as error:
-            record.fail(f"{type(error).__name__}: {error}")
-        if record.finished is None:
-            record.fail("stream ended without a done event")
-        return record
-
-
-class NaiveBaselineClient(_SseClient):
-    """(d) The original single-file design: one JSON answer when the whole text is done."""
-
-    name = "naive baseline"
-
-    async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord:
-        body = {"prompt": prompt, "max_new_tokens": max_new_tokens, "do_sample": False}
-        record = StreamRecord()
-        try:
-            response = await self._http.post("/generate-text", json=body)
-            response.raise_for_status()
-            tokens = response.json()["completion_tokens"]
-            record.tokens_arrived(tokens)
-            record.finish(tokens)
         except httpx.HTTPError as error:
             record.fail(f"{type(error).__name__}: {error}")
         return record
 
 
 class TransformersServeClient(_SseClient):
-    """(e) The peer, `transformers serve --continuous-batching`: OpenAI `/v1/completions` with `stream`."""
+    """The peer, `transformers serve --continuous-batching`: OpenAI `/v1/completions` with `stream`.
 
-    name = "transformers serve"
+    It sends one chunk per token that decodes to text (its streamer holds back only a token that ends inside
+    a UTF-8 character, which this prompt's continuation does not produce), so the client counts chunks.
+    """
 
     async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord:
         body = {"prompt": prompt, "max_tokens": max_new_tokens, "temperature": 0, "stream": True}
@@ -197,12 +153,26 @@ class TransformersServeClient(_SseClient):
                     if "error" in chunk:
                         record.fail(str(chunk["error"])[:200])
                         break
-                    if chunk["choices"] and chunk["choices"][0].get("text"):
+                    choice = chunk["choices"][0] if chunk.get("choices") else {}
+                    if choice.get("text"):
                         record.tokens_arrived(1)
-                    if chunk.get("usage"):
-                        record.finish(chunk["usage"]["completion_tokens"])
+                    if choice.get("finish_reason"):
+                        usage = chunk.get("usage") or {}
+                        record.finish(choice["finish_reason"], usage.get("completion_tokens"))
         except httpx.HTTPError as error:
             record.fail(f"{type(error).__name__}: {error}")
-        if record.finished is None:
-            record.fail("stream ended without usage")
         return record
+
+
+class OpenVinoClient:
+    """OpenVINO GenAI in-process in its child: a burst is one command, timed inside the child."""
+
+    def __init__(self, child: OpenVinoChild) -> None:
+        self._child = child
+
+    async def burst(self, prompt: str, max_new_tokens: int, streams: int, time_limit: float) -> list[StreamRecord]:
+        records = await asyncio.to_thread(self._child.burst, prompt, max_new_tokens, streams, time_limit)
+        return [StreamRecord.from_json(record) for record in records]
+
+    async def aclose(self) -> None:
+        pass

@@ -1,193 +1,218 @@
-"""The text scenarios: (a) in-process `generate`, (b) Hearth over gRPC, (c) Hearth's gateway over SSE,
-(d) the naive baseline and (e) `transformers serve --continuous-batching`, same model, prompt and tokens.
+"""The text scenarios, measured fairly: every system alone on the machine, every peer in its best
+configuration, several rounds in rotated order, every answer checked, the machine watched.
 
-All servers start together as child processes and then wait idle while one system at a time is
-measured. Single streams are measured in interleaved rounds (a, b, c, d, e, a, b, ...), so a slow phase of
-the shared machine hits every system alike; each concurrency level then runs every served system in turn.
+First each peer (OpenVINO GenAI in-process, `transformers serve`) is screened: one visit per candidate
+configuration at the headline load; the fastest valid one is its configuration for the run. Then each round
+visits every system once, in an order rotated by one place per round (a, b, c, d; b, c, d, a; ...). A visit
+starts the system (only once nothing else of the bench runs), warms it up, measures one stream, the
+headline load (with the health probe polled from its own thread) and, for the gateway, the high load, and
+stops it again.
 """
 
-import asyncio
-import importlib.util
-from contextlib import AsyncExitStack
+import os
+import time
 from dataclasses import asdict, dataclass, field
 
-from bench import child_processes
-from bench.health_probes import GrpcHealthCheck, HealthCheck, HttpHealthCheck
-from bench.load import LoadResult, LoadRound, drive, summarise
+import psutil
+
+from bench.load import LoadResult, Measured, drive, summarise
+from bench.machine_watch import MachineWatch
 from bench.peer_checkpoint import ensure_peer_checkpoint
+from bench.peer_configs import DEFAULTS, PeerConfig, candidate_configs, torch_own_threads, usable_cores
 from bench.plan import BenchPaths, TextPlan
 from bench.progress import Budget, Progress
-from bench.text_clients import (
-    GatewayTextClient,
-    GrpcTextClient,
-    InProcessClient,
-    NaiveBaselineClient,
-    TextClient,
-    TransformersServeClient,
+from bench.round_stats import Spread, spread
+from bench.text_systems import (
+    GATEWAY,
+    GRPC,
+    OPENVINO,
+    PEER,
+    RunningSystem,
+    StartSystem,
+    hearth_gateway,
+    hearth_grpc,
+    openvino_in_process,
+    transformers_serve_on,
 )
-from bench.text_model import load_text_model
 
-IN_PROCESS = "in-process generate"
-STATIC_BATCH = "in-process static batch"
-GRPC = "hearth gRPC"
-GATEWAY = "hearth gateway SSE"
-NAIVE = "naive baseline"
-PEER = "transformers serve"
-
-
-@dataclass
-class TextSystem:
-    client: TextClient
-    health_check: HealthCheck | None = None
+HEARTH_DEFAULTS = "Hearth's own defaults"
+BENCH_CLIENT = "bench client"
+SCREENING = 0
 
 
 @dataclass
 class TextSuiteResult:
     plan: dict
-    results: list[LoadResult]
-    skipped: dict[str, str] = field(default_factory=dict)
+    cores: int
+    results: list[LoadResult] = field(default_factory=list)
+    winners: dict[str, str] = field(default_factory=dict)
+    engines: dict[str, str] = field(default_factory=dict)
+    orders: list[list[str]] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
-    def find(self, system: str, concurrency: int) -> LoadResult | None:
-        return next((r for r in self.results if r.system == system and r.concurrency == concurrency), None)
+    def rounds_of(self, system: str, concurrency: int) -> list[LoadResult]:
+        """The measured rounds (screening excluded) of a system at a concurrency."""
+        return [r for r in self.results if r.system == system and r.concurrency == concurrency and r.round != SCREENING]
 
+    def screening(self, system: str) -> list[LoadResult]:
+        return [r for r in self.results if r.system == system and r.round == SCREENING]
 
-def hearth_services_present() -> bool:
-    """Whether the text service and gateway exist in this checkout (they are optional for a partial run)."""
-    return all(importlib.util.find_spec(f"{name}.__main__") for name in ("text_service", "http_gateway"))
+    def spread(self, system: str, concurrency: int, metric: str) -> Spread:
+        return spread(self.rounds_of(system, concurrency), metric)
 
-
-async def _start_systems(paths: BenchPaths, progress: Progress, exits: AsyncExitStack) -> dict[str, TextSystem]:
-    """Starts every server at once (their loads overlap), loads the in-process model, then waits for all."""
-    paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    progress.say("text: preparing the safetensors copy of the GGUF for transformers serve")
-    checkpoint = ensure_peer_checkpoint(paths.text_model, paths.cache_dir)
-    servers = {}
-    if hearth_services_present():
-        text = child_processes.text_service(paths.text_model, paths.logs_dir)
-        exits.callback(text.stop)
-        gateway = child_processes.gateway(text.target, f"127.0.0.1:{child_processes.free_port()}", paths.logs_dir)
-        exits.callback(gateway.stop)
-        servers["hearth"] = (text, gateway)
-    naive = child_processes.naive_baseline(paths.text_model, paths.logs_dir)
-    exits.callback(naive.stop)
-    peer = child_processes.transformers_serve(checkpoint, paths.logs_dir)
-    exits.callback(peer.stop)
-    progress.say(f"text: started the servers (logs in {paths.logs_dir}); loading the in-process model")
-    systems = {IN_PROCESS: TextSystem(InProcessClient(*load_text_model(paths.text_model)))}
-    if "hearth" in servers:
-        text, gateway = servers["hearth"]
-        text.wait_until_serving(child_processes.STARTUP_TIMEOUT_SECONDS)
-        systems[GRPC] = TextSystem(GrpcTextClient(text.target), GrpcHealthCheck(text.target))
-        child_processes.wait_for_gateway_backend(gateway, "text_model_loaded")
-        systems[GATEWAY] = TextSystem(GatewayTextClient(gateway.url), HttpHealthCheck(gateway.url + "/health"))
-    child_processes.wait_for_naive_baseline(naive)
-    systems[NAIVE] = TextSystem(NaiveBaselineClient(naive.url), HttpHealthCheck(naive.url + "/health"))
-    child_processes.wait_for_transformers_serve(peer)
-    systems[PEER] = TextSystem(TransformersServeClient(peer.url), HttpHealthCheck(peer.url + "/health"))
-    for system in systems.values():
-        exits.push_async_callback(system.client.aclose)
-        if system.health_check is not None:
-            exits.callback(system.health_check.close)
-    progress.say(f"text: all ready: {', '.join(systems)}")
-    return systems
+    @property
+    def busy_summary(self) -> str | None:
+        """How many measurements found the machine busy, or None when it was quiet for all of them."""
+        return f"{len(self.busy)} of {len(self.results)} measurements" if self.busy else None
 
 
-async def _warm_up(systems: dict[str, TextSystem], plan: TextPlan, progress: Progress) -> None:
-    """First requests are several times slower (lazy initialisation, new shapes): keep them out of the numbers."""
-    for name, system in systems.items():
-        burst = 1 if name in (IN_PROCESS, NAIVE) else plan.warmup_burst
-        for concurrency in (1, burst):
-            warm = await drive(system.client, plan.prompt, plan.max_new_tokens, concurrency, None, 600)
-            failures = [r.error for r in warm.records if not r.ok]
-            if failures:
-                raise RuntimeError(f"{name} failed while warming up: {failures[0]}")
-        progress.say(f"text: warmed up {name}")
+@dataclass
+class _Visit:
+    system: str
+    start: StartSystem
+    config: PeerConfig
+    config_label: str
+    concurrencies: tuple[int, ...]
+    round: int
+
+
+def _cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
+    seconds = {}
+    for name, pid in processes.items():
+        times = psutil.Process(pid).cpu_times()
+        seconds[name] = times.user + times.system
+    return seconds
 
 
 def _describe(result: LoadResult) -> str:
-    line = f"{result.system} @{result.concurrency}: {result.aggregate_tokens_per_second:6.1f} tok/s"
+    line = f"{result.system} [{result.config}] @{result.concurrency}: {result.aggregate_tokens_per_second:6.1f} tok/s"
+    if result.concurrency == 1 and result.request_tokens_per_second_p50 is not None:
+        line += f" (per stream {result.request_tokens_per_second_p50:.1f})"
     if result.ttft_p50 is not None:
         line += f", TTFT p50 {result.ttft_p50:.2f}s"
     if result.health_p99 is not None:
         line += f", health p99 {result.health_p99 * 1000:.0f}ms"
+    conditions = result.conditions
+    line += f", load avg {conditions.load_average_1m:.2f} (others {conditions.outside_load_average_1m:.2f})"
     if result.errors:
-        line += f", {result.errors} errors ({result.error_samples[0]})"
+        line += f", INVALID: {result.errors}/{result.requests} failed the check ({result.error_samples[0]})"
     return line
 
 
-async def _single_streams(
-    systems: dict[str, TextSystem], plan: TextPlan, budget: Budget, progress: Progress
-) -> list[LoadResult]:
-    rounds: dict[str, list[LoadRound]] = {name: [] for name in systems}
-    for index in range(plan.single_stream_rounds):
-        for name, system in systems.items():
-            rounds[name].append(
-                await drive(
-                    system.client,
-                    plan.prompt,
-                    plan.max_new_tokens,
-                    1,
-                    system.health_check,
-                    budget.round_limit(plan.round_time_limit_seconds),
-                )
+class _Runner:
+    """Visits systems one at a time and keeps what they measured."""
+
+    def __init__(self, plan: TextPlan, paths: BenchPaths, watch: MachineWatch, progress: Progress) -> None:
+        self.plan = plan
+        self.paths = paths
+        self.watch = watch
+        self.progress = progress
+
+    async def visit(self, visit: _Visit, suite: TextSuiteResult) -> list[LoadResult]:
+        left_over = self.watch.bench_processes()
+        if left_over:
+            raise RuntimeError(f"{visit.system} would not run alone; still running: {', '.join(left_over)}")
+        async with visit.start(self.paths, visit.config) as running:
+            suite.engines[visit.system] = running.engine
+            await self._warm_up(visit.system, running)
+            results = [await self._measure(visit, running, concurrency) for concurrency in visit.concurrencies]
+        return results
+
+    async def _warm_up(self, name: str, running: RunningSystem) -> None:
+        """First requests are several times slower (lazy initialisation, new shapes): keep them out of the numbers."""
+        for streams in (1, self.plan.warmup_streams):
+            warm = await drive(running.client, self.plan.prompt, self.plan.max_new_tokens, streams, None, 1.0, 600)
+            failures = [r.error for r in warm.records if not r.ok]
+            if failures:
+                raise RuntimeError(f"{name} failed while warming up: {failures[0]}")
+
+    async def _measure(self, visit: _Visit, running: RunningSystem, concurrency: int) -> LoadResult:
+        plan = self.plan
+        repeats = plan.single_stream_repeats if concurrency == 1 else 1
+        health = running.health_check if concurrency == plan.streams else None
+        processes = {**running.processes, BENCH_CLIENT: os.getpid()}
+        conditions = self.watch.begin()
+        cpu_before = _cpu_seconds(processes)
+        started = time.perf_counter()
+        bursts = [
+            await drive(
+                running.client,
+                plan.prompt,
+                plan.max_new_tokens,
+                concurrency,
+                health,
+                plan.health_interval_seconds,
+                plan.round_time_limit_seconds,
             )
-        progress.say(f"text: single-stream round {index + 1}/{plan.single_stream_rounds} done")
-    results = [summarise(name, 1, runs) for name, runs in rounds.items()]
-    for result in results:
-        progress.say("text: " + _describe(result))
-    return results
+            for _ in range(repeats)
+        ]
+        ended = time.perf_counter()
+        cpu_after = _cpu_seconds(processes)
+        tokens = sum(record.received_tokens for burst in bursts for record in burst.records)
+        cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / max(tokens, 1) for name in processes}
+        measured = Measured(
+            visit.system, visit.config_label, concurrency, visit.round, conditions, started, ended, cpu_ms
+        )
+        result = summarise(measured, bursts)
+        self.progress.say(("screen " if visit.round == SCREENING else f"round {visit.round}: ") + _describe(result))
+        return result
 
 
-async def _concurrent(
-    systems: dict[str, TextSystem],
-    plan: TextPlan,
-    concurrency: int,
-    budget: Budget,
-    skipped: dict[str, str],
-    progress: Progress,
-) -> list[LoadResult]:
-    results = []
-    for name, system in systems.items():
-        if budget.left <= 0:
-            skipped[f"{name} @{concurrency}"] = "over the run's time budget"
-            progress.say(f"text: skipping {name} @{concurrency}: over the run's time budget")
-            continue
-        if name == IN_PROCESS:
-            assert isinstance(system.client, InProcessClient)
-            runs = []
-            for _ in range(plan.rounds_at(concurrency)):
-                records = await asyncio.to_thread(system.client.generate, plan.prompt, plan.max_new_tokens, concurrency)
-                runs.append(LoadRound(records, records[0].duration))
-            result = summarise(STATIC_BATCH, concurrency, runs)
-        else:
-            runs = [
-                await drive(
-                    system.client,
-                    plan.prompt,
-                    plan.max_new_tokens,
-                    concurrency,
-                    system.health_check,
-                    budget.round_limit(plan.round_time_limit_seconds),
-                )
-                for _ in range(plan.rounds_at(concurrency))
-            ]
-            result = summarise(name, concurrency, runs)
-        progress.say("text: " + _describe(result))
-        results.append(result)
-    return results
+def _rotated(order: list[str], round_index: int) -> list[str]:
+    shift = round_index % len(order)
+    return order[shift:] + order[:shift]
+
+
+def _winner(results: list[LoadResult]) -> str:
+    """The configuration with the highest valid aggregate; the defaults when none was valid."""
+    valid = [r for r in results if r.valid]
+    return max(valid, key=lambda r: r.aggregate_tokens_per_second).config if valid else DEFAULTS.label
 
 
 async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, progress: Progress) -> TextSuiteResult:
-    """Every text scenario, in one process run, within the budget."""
-    skipped = {}
-    if not hearth_services_present():
-        skipped[GRPC] = skipped[GATEWAY] = "text_service or http_gateway is not in this checkout"
-        progress.say(f"text: skipping {GRPC} and {GATEWAY}: {skipped[GRPC]}")
-    async with AsyncExitStack() as exits:
-        systems = await _start_systems(paths, progress, exits)
-        await _warm_up(systems, plan, progress)
-        results = await _single_streams(systems, plan, budget, progress)
-        for concurrency in plan.concurrencies:
-            if concurrency > 1:
-                results += await _concurrent(systems, plan, concurrency, budget, skipped, progress)
-    return TextSuiteResult(plan=asdict(plan), results=results, skipped=skipped)
+    """The screening, then the rounds; visits due after the budget are skipped (and listed)."""
+    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    cores = usable_cores()
+    suite = TextSuiteResult(plan=asdict(plan), cores=cores)
+    progress.say("text: preparing the safetensors copy of the GGUF for transformers serve")
+    peers: dict[str, StartSystem] = {
+        OPENVINO: openvino_in_process,
+        PEER: transformers_serve_on(ensure_peer_checkpoint(paths.text_model, paths.cache_dir)),
+    }
+    starts: dict[str, StartSystem] = {GATEWAY: hearth_gateway, GRPC: hearth_grpc, **peers}
+    concurrencies = {GATEWAY: (1, plan.streams, plan.high_streams)}
+    screened = {
+        OPENVINO: candidate_configs(cores) if plan.screen_peer_configs else [DEFAULTS],
+        PEER: candidate_configs(cores, torch_own_threads()) if plan.screen_peer_configs else [DEFAULTS],
+    }
+    by_label = {config.label: config for configs in screened.values() for config in configs}
+    with MachineWatch(plan.busy_process_percent) as watch:
+        runner = _Runner(plan, paths, watch, progress)
+        for name, start in peers.items():
+            for config in screened[name] if len(screened[name]) > 1 else []:
+                if budget.left <= 0:
+                    suite.skipped.append(f"screening {name} [{config.label}]")
+                    continue
+                visit = _Visit(name, start, config, config.label, (plan.streams,), SCREENING)
+                suite.results += await runner.visit(visit, suite)
+            suite.winners[name] = _winner(suite.screening(name))
+            progress.say(f"text: {name} runs in its best configuration: {suite.winners[name]}")
+        for index in range(plan.rounds):
+            order = _rotated(list(starts), index)
+            suite.orders.append(order)
+            for name in order:
+                if budget.left <= 0:
+                    suite.skipped.append(f"round {index + 1}: {name}")
+                    progress.say(f"text: skipping {name} in round {index + 1}: over the run's time budget")
+                    continue
+                config = by_label[suite.winners[name]] if name in peers else DEFAULTS
+                label = suite.winners[name] if name in peers else HEARTH_DEFAULTS
+                visit = _Visit(name, starts[name], config, label, concurrencies.get(name, (1, plan.streams)), index + 1)
+                suite.results += await runner.visit(visit, suite)
+        for result in suite.results:
+            result.conditions.busy_processes = watch.busy_between(result.started, result.ended)
+            reason = result.conditions.busy_reason(cores, plan.busy_load_share)
+            if reason:
+                suite.busy.append(f"{result.system} @{result.concurrency} round {result.round}: {reason}")
+    return suite
