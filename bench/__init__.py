@@ -1,5 +1,6 @@
-"""Benchmarks that measure Hearth against in-process calls, the original single-file design and
-`transformers serve`, all in one run, and print each target of the design document with PASS/FAIL.
+"""Benchmarks that measure Hearth fairly against its peers (OpenVINO GenAI in-process and `transformers serve`
+for text, the in-process pipeline for images) and print each target with PASS/FAIL, or NO VERDICT when the
+machine was busy. docs/performance.md describes the method.
 
-Run with ``python -m bench text|image|all`` from the repository root.
+Run with ``python -m bench text|image|all [--quick]`` from the repository root.
 """
