@@ -1,18 +1,22 @@
-"""Bad input: hypothesis fuzzes every field of both services' request messages.
+"""Bad input: hypothesis fuzzes every field of both services' request messages, request ids included.
 
 Each request is a tiny valid one with one or two fields drawn at or beyond their documented limits (huge,
 negative, zero, NaN, infinite, empty, unknown enum numbers, oversized lists); the wire itself is fuzzed
 with bytes that are no valid message or carry invalid UTF-8 in a string field (no request field is of type
-bytes). Every answer is a success or an INVALID_ARGUMENT-class status (RESOURCE_EXHAUSTED for a message
-over the size limit); never INTERNAL, UNKNOWN or a crash. Valid draws stay tiny (at most 2 tokens, 72x72
-px, 2 images of 2 steps) so the run stays short.
+bytes). Every answer is a success or INVALID_ARGUMENT with ErrorInfo reason INVALID_FIELD; only a message
+over the size limit may be RESOURCE_EXHAUSTED; never INTERNAL, UNKNOWN or a crash. After every example the
+service holds no active or queued request, and after every test a real Generate still succeeds. Valid draws
+stay tiny (at most 2 tokens, 72x72 px, 2 images of 2 steps) so the run stays short.
 """
 
+import time
 from collections.abc import Iterator
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,37 +24,78 @@ from hearth.image.v1 import image_service_pb2 as image_pb
 from hearth.image.v1 import image_service_pb2_grpc as image_grpc
 from hearth.text.v1 import text_service_pb2 as text_pb
 from hearth.text.v1 import text_service_pb2_grpc as text_grpc
-from tests.reliability.conftest import StartImage
+from serving_core.request_errors import ERROR_DOMAIN
+from tests.reliability.conftest import LONG_PROMPT, StartImage
 from tests.service_processes import ServiceProcess
 
-ACCEPTABLE = {
-    grpc.StatusCode.OK,
-    grpc.StatusCode.INVALID_ARGUMENT,
-    grpc.StatusCode.OUT_OF_RANGE,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-}
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The *_serves_after fixtures check once per test, after every example: function scope is what they want.
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 U32_MAX, U64_MAX = 2**32 - 1, 2**64 - 1
+IDLE_WITHIN_SECONDS = 10
 
 edge_floats = st.floats(width=32, allow_nan=True, allow_infinity=True)
 short_text = st.text(max_size=24)
+request_ids = st.text(max_size=160)
+
+Stub = text_grpc.TextGenerationServiceStub | image_grpc.ImageGenerationServiceStub
 
 
-def _status(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.StatusCode:
+def _error(call: grpc.UnaryUnaryMultiCallable, request: object) -> grpc.RpcError | None:
     try:
         call(request, timeout=120)
     except grpc.RpcError as error:
-        return error.code()
-    return grpc.StatusCode.OK
+        return error
+    return None
 
 
-def _stream_status(call: grpc.UnaryStreamMultiCallable, request: object) -> grpc.StatusCode:
+def _stream_error(call: grpc.UnaryStreamMultiCallable, request: object) -> grpc.RpcError | None:
     try:
         for _ in call(request, timeout=120):
             pass
     except grpc.RpcError as error:
-        return error.code()
-    return grpc.StatusCode.OK
+        return error
+    return None
+
+
+def _assert_ok_or_invalid_field(error: grpc.RpcError | None) -> None:
+    """No error, or INVALID_ARGUMENT whose ErrorInfo says INVALID_FIELD in the hearth domain."""
+    if error is None:
+        return
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, (error.code(), error.details())
+    status = rpc_status.from_call(error)
+    assert status is not None, error.details()
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info), status.details
+    assert (info.reason, info.domain) == ("INVALID_FIELD", ERROR_DOMAIN)
+
+
+def _assert_idle(stub: Stub, request: object) -> None:
+    """No active or queued request is left behind (a leaked slot never comes back)."""
+    deadline = time.monotonic() + IDLE_WITHIN_SECONDS
+    stats = stub.GetModelInfo(request, timeout=10).stats
+    while (stats.active_requests, stats.queued_requests) != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        stats = stub.GetModelInfo(request, timeout=10).stats
+    assert (stats.active_requests, stats.queued_requests) == (0, 0)
+
+
+def _assert_text_serves(stub: text_grpc.TextGenerationServiceStub) -> None:
+    _assert_idle(stub, text_pb.GetModelInfoRequest())
+    reply = stub.Generate(
+        text_pb.GenerateRequest(prompt=LONG_PROMPT, sampling=text_pb.SamplingParams(max_new_tokens=2, temperature=0)),
+        timeout=120,
+    )
+    assert reply.usage.completion_tokens == 2
+
+
+def _assert_image_serves(stub: image_grpc.ImageGenerationServiceStub) -> None:
+    _assert_idle(stub, image_pb.GetModelInfoRequest())
+    reply = stub.Generate(image_pb.GenerateRequest(params=image_pb.ImageParams(**VALID_IMAGE)), timeout=120)
+    assert [(image.width, image.height, image.seed) for image in reply.images] == [(64, 64, 1)]
 
 
 def _running(service: ServiceProcess) -> bool:
@@ -74,6 +119,20 @@ def text_stub(text_service: ServiceProcess) -> Iterator[text_grpc.TextGeneration
 def image_stub(image_service: ServiceProcess) -> Iterator[image_grpc.ImageGenerationServiceStub]:
     with grpc.insecure_channel(image_service.target) as channel:
         yield image_grpc.ImageGenerationServiceStub(channel)
+
+
+@pytest.fixture
+def text_serves_after(text_stub: text_grpc.TextGenerationServiceStub) -> Iterator[None]:
+    """After the test: the text service is idle and a real Generate succeeds."""
+    yield
+    _assert_text_serves(text_stub)
+
+
+@pytest.fixture
+def image_serves_after(image_stub: image_grpc.ImageGenerationServiceStub) -> Iterator[None]:
+    """After the test: the image service is idle and a real Generate succeeds."""
+    yield
+    _assert_image_serves(image_stub)
 
 
 def _one_or_two_bad(draw: st.DrawFn, valid: dict, edges: dict[str, st.SearchStrategy]) -> dict:
@@ -107,7 +166,7 @@ TEXT_EDGES: dict[str, st.SearchStrategy] = {
     "prompt": st.one_of(short_text, st.just(""), st.sampled_from(["a" * 32_769, "a" * 200_000])),
     "messages": st.one_of(CHAT, st.just([text_pb.ChatMessage(role="user", content="hi")] * 257)),
     "include_prompt": st.booleans(),
-    "request_id": st.text(max_size=160),
+    "request_id": request_ids,
     "sampling": st.composite(
         lambda draw: text_pb.SamplingParams(**_one_or_two_bad(draw, VALID_SAMPLING, SAMPLING_EDGES))
     )(),
@@ -153,45 +212,54 @@ def image_params(draw: st.DrawFn) -> image_pb.ImageParams:
 
 @FUZZ
 @given(fields=text_requests())
+@pytest.mark.usefixtures("text_serves_after")
 def test_text_generate_answers_bad_fields_with_invalid_argument(
     text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub, fields: dict
 ) -> None:
-    assert _status(text_stub.Generate, text_pb.GenerateRequest(**fields)) in ACCEPTABLE
+    _assert_ok_or_invalid_field(_error(text_stub.Generate, text_pb.GenerateRequest(**fields)))
     assert _running(text_service), text_service.log_tail()
+    _assert_idle(text_stub, text_pb.GetModelInfoRequest())
 
 
 @FUZZ
 @given(fields=text_requests())
+@pytest.mark.usefixtures("text_serves_after")
 def test_text_stream_answers_bad_fields_with_invalid_argument(
     text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub, fields: dict
 ) -> None:
-    assert _stream_status(text_stub.GenerateStream, text_pb.GenerateStreamRequest(**fields)) in ACCEPTABLE
+    _assert_ok_or_invalid_field(_stream_error(text_stub.GenerateStream, text_pb.GenerateStreamRequest(**fields)))
     assert _running(text_service), text_service.log_tail()
+    _assert_idle(text_stub, text_pb.GetModelInfoRequest())
 
 
 @FUZZ
 @given(fields=text_requests())
+@pytest.mark.usefixtures("text_serves_after")
 def test_tokenize_answers_bad_fields_with_invalid_argument(
     text_stub: text_grpc.TextGenerationServiceStub, fields: dict
 ) -> None:
     request = text_pb.TokenizeRequest(prompt=fields.get("prompt", ""), messages=fields.get("messages", []))
-    assert _status(text_stub.Tokenize, request) in ACCEPTABLE
+    _assert_ok_or_invalid_field(_error(text_stub.Tokenize, request))
 
 
 @FUZZ
-@given(params=image_params(), stream=st.booleans())
+@given(params=image_params(), request_id=request_ids, stream=st.booleans())
+@pytest.mark.usefixtures("image_serves_after")
 def test_image_generate_answers_bad_fields_with_invalid_argument(
     image_service: ServiceProcess,
     image_stub: image_grpc.ImageGenerationServiceStub,
     params: image_pb.ImageParams,
+    request_id: str,
     stream: bool,
 ) -> None:
     if stream:
-        status = _stream_status(image_stub.GenerateStream, image_pb.GenerateStreamRequest(params=params))
+        request = image_pb.GenerateStreamRequest(params=params, request_id=request_id)
+        _assert_ok_or_invalid_field(_stream_error(image_stub.GenerateStream, request))
     else:
-        status = _status(image_stub.Generate, image_pb.GenerateRequest(params=params))
-    assert status in ACCEPTABLE
+        request = image_pb.GenerateRequest(params=params, request_id=request_id)
+        _assert_ok_or_invalid_field(_error(image_stub.Generate, request))
     assert _running(image_service), image_service.log_tail()
+    _assert_idle(image_stub, image_pb.GetModelInfoRequest())
 
 
 def _field(number: int, payload: bytes) -> bytes:
@@ -212,41 +280,45 @@ RAW_METHODS = {
 }
 
 
-def _raw_status(target: str, method: str, payload: bytes) -> grpc.StatusCode:
+def _raw_error(target: str, method: str, payload: bytes) -> grpc.RpcError | None:
     """Sends `payload` as the request's wire bytes, bypassing the client's own serialization."""
     with grpc.insecure_channel(target) as channel:
         if method.endswith("Stream"):
-            return _stream_status(channel.unary_stream(method), payload)
-        return _status(channel.unary_unary(method), payload)
+            return _stream_error(channel.unary_stream(method), payload)
+        return _error(channel.unary_unary(method), payload)
 
 
 @pytest.mark.parametrize("name", sorted(RAW_METHODS))
 def test_invalid_utf8_and_garbage_on_the_wire_are_invalid_argument(name: str, request: pytest.FixtureRequest) -> None:
     method, bad_utf8 = RAW_METHODS[name]
-    service = request.getfixturevalue("text_service" if method.startswith("/hearth.text") else "image_service")
+    text = method.startswith("/hearth.text")
+    service = request.getfixturevalue("text_service" if text else "image_service")
     for payload in (bad_utf8, b"\xff\xff\xff\xff", _field(1, b"abc")[:-1]):
-        assert _raw_status(service.target, method, payload) == grpc.StatusCode.INVALID_ARGUMENT, payload
+        error = _raw_error(service.target, method, payload)
+        assert error is not None, payload
+        _assert_ok_or_invalid_field(error)
     _assert_alive(service)
+    request.getfixturevalue("text_serves_after" if text else "image_serves_after")
 
 
 def test_a_text_message_over_the_size_limit_is_resource_exhausted(
     text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub
 ) -> None:
     oversized = text_pb.GenerateRequest(prompt="a" * (17 * 2**20))  # the default limit is 16 MiB
-    assert _status(text_stub.Generate, oversized) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    error = _error(text_stub.Generate, oversized)
+    assert error is not None
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     _assert_alive(text_service)
+    _assert_text_serves(text_stub)
 
 
 def test_an_image_message_over_the_size_limit_is_resource_exhausted(start_image_service: StartImage) -> None:
     service = start_image_service(HEARTH_IMAGE_MAX_MESSAGE_MIB="1")
     oversized = image_pb.GenerateRequest(params=image_pb.ImageParams(prompt="a" * (2 * 2**20)))
     with grpc.insecure_channel(service.target) as channel:
-        assert _status(image_grpc.ImageGenerationServiceStub(channel).Generate, oversized) == (
-            grpc.StatusCode.RESOURCE_EXHAUSTED
-        )
-    _assert_alive(service)
-
-
-def test_both_services_still_serve_after_the_fuzz(text_service: ServiceProcess, image_service: ServiceProcess) -> None:
-    _assert_alive(text_service)
-    _assert_alive(image_service)
+        stub = image_grpc.ImageGenerationServiceStub(channel)
+        error = _error(stub.Generate, oversized)
+        assert error is not None
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        _assert_alive(service)
+        _assert_image_serves(stub)
