@@ -106,6 +106,7 @@ def _rounds(suite: TextSuiteResult) -> str:
             f"{_ms(r.itl_p50)} / {_ms(r.itl_p99)}",
             _ms(r.health_p99),
             f"{r.conditions.load_average_1m:.2f} ({r.conditions.outside_load_average_1m:.2f})",
+            str(len(r.conditions.bench_processes)),
             f"{r.errors}/{r.requests}" + (f" {r.error_samples[0]}" if r.errors else ""),
         ]
         for r in suite.results
@@ -121,9 +122,14 @@ def _rounds(suite: TextSuiteResult) -> str:
         "inter-token p50 / p99 (ms)",
         "/health p99 (ms)",
         "load avg before (others)",
+        "bench child processes",
         "failed checks",
     ]
-    return "Every measurement, in the order run:\n\n" + _table(header, rows)
+    intro = (
+        "Every measurement, in the order run. The bench's child processes while it ran are the system's own "
+        "(named in the JSON: `conditions.bench_processes`); a visit starts only once none is left."
+    )
+    return intro + "\n\n" + _table(header, rows)
 
 
 def _cpu_per_token(suite: TextSuiteResult) -> str:

@@ -29,6 +29,9 @@ class TextPlan:
     single_stream_repeats: int = 3
     # Each peer configuration gets one visit at the headline load; False measures the defaults only.
     screen_peer_configs: bool = True
+    # Share of the time budget the screening may use: configurations due after it are skipped, so a slow
+    # machine still gets its rounds.
+    screening_share: float = 0.4
     warmup_streams: int = 8
     health_interval_seconds: float = 0.05
     round_time_limit_seconds: float = 240.0

@@ -170,6 +170,32 @@ def _winner(results: list[LoadResult]) -> str:
     return max(valid, key=lambda r: r.aggregate_tokens_per_second).config if valid else DEFAULTS.label
 
 
+async def _screen(
+    runner: _Runner,
+    peers: dict[str, StartSystem],
+    screened: dict[str, list[PeerConfig]],
+    budget: Budget,
+    suite: TextSuiteResult,
+) -> None:
+    """One visit per peer configuration at the headline load, the peers taking turns (defaults first), so a
+    screening cut short by its budget leaves both peers with the same choices; then each peer's winner."""
+    progress = runner.progress
+    for index in range(max(len(configs) for configs in screened.values())):
+        for name, start in peers.items():
+            if len(screened[name]) == 1 or index >= len(screened[name]):
+                continue
+            config = screened[name][index]
+            if budget.left <= 0 and config != DEFAULTS:
+                suite.skipped.append(f"screening {name} [{config.label}]")
+                progress.say(f"text: skipping {name} [{config.label}]: over the screening's share of the budget")
+                continue
+            visit = _Visit(name, start, config, config.label, (runner.plan.streams,), SCREENING)
+            suite.results += await runner.visit(visit, suite)
+    for name in peers:
+        suite.winners[name] = _winner(suite.screening(name))
+        progress.say(f"text: {name} runs in its best configuration: {suite.winners[name]}")
+
+
 async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, progress: Progress) -> TextSuiteResult:
     """The screening, then the rounds; visits due after the budget are skipped (and listed)."""
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
@@ -189,15 +215,8 @@ async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, prog
     by_label = {config.label: config for configs in screened.values() for config in configs}
     with MachineWatch(plan.busy_process_percent) as watch:
         runner = _Runner(plan, paths, watch, progress)
-        for name, start in peers.items():
-            for config in screened[name] if len(screened[name]) > 1 else []:
-                if budget.left <= 0:
-                    suite.skipped.append(f"screening {name} [{config.label}]")
-                    continue
-                visit = _Visit(name, start, config, config.label, (plan.streams,), SCREENING)
-                suite.results += await runner.visit(visit, suite)
-            suite.winners[name] = _winner(suite.screening(name))
-            progress.say(f"text: {name} runs in its best configuration: {suite.winners[name]}")
+        screening = Budget(progress, progress.elapsed + budget.left * plan.screening_share)
+        await _screen(runner, peers, screened, screening, suite)
         for index in range(plan.rounds):
             order = _rotated(list(starts), index)
             suite.orders.append(order)
