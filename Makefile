@@ -6,9 +6,9 @@ INSTALLED := $(VENV)/.installed
 MODELS_DIR ?= models
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: install models run test lint format proto proto-lint proto-breaking browser
+.PHONY: install models run test lint format proto proto-lint proto-breaking browser container-tools
 
-install: $(INSTALLED) node_modules/.installed browser
+install: $(INSTALLED) node_modules/.installed browser container-tools
 
 $(INSTALLED): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ node_modules/.installed: package.json package-lock.json
 # Debian's chromium for the playground's browser test (Playwright's own browser download needs the internet).
 browser:
 	test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The container test builds and runs the images: with a Docker engine where one answers, else with Debian's
+# rootful podman (runc runtime) on a base image mmdebstrap makes from Debian's Python 3.11.
+container-tools:
+	docker info >/dev/null 2>&1 || { test -x /usr/bin/podman && test -x /usr/sbin/runc && test -x /usr/bin/mmdebstrap; } || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc mmdebstrap; }
 
 models: $(INSTALLED)
 	$(PY) -m default_models --models-dir $(MODELS_DIR)

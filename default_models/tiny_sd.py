@@ -9,6 +9,7 @@ Its shape follows SD where it matters for cost: a 4-level VAE (scale factor 8, s
 latent) and cross-attention only at the UNet's lowest resolution.
 """
 
+import os
 from pathlib import Path
 
 import torch
@@ -92,12 +93,28 @@ def build_pipeline() -> StableDiffusionPipeline:
     )
 
 
+def readable_by_everyone(folder: Path) -> None:
+    """Gives every file under ``folder`` the mode a plain ``open(..., "w")`` would (0644 under the usual umask).
+
+    ``save_pretrained`` writes its ``.safetensors`` files through a private temporary file, so they come out
+    0600: a container image builds them as root and runs the service as a non-root user, which then could
+    not read its own model.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.rglob("*"):
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
 def ensure_image_model(models_dir: Path) -> Path:
-    """Returns the tiny pipeline's folder under models_dir, building it only when it is missing."""
+    """Returns the tiny pipeline's folder under models_dir, building it only when it is missing.
+
+    The file modes are set every time, so a folder built before that fix is repaired in place.
+    """
     target = image_model_path(models_dir)
-    if (target / "model_index.json").exists():
-        return target
-    partial = target.with_name(DIR_NAME + ".partial")
-    build_pipeline().save_pretrained(partial, safe_serialization=True)
-    partial.replace(target)
+    if not (target / "model_index.json").exists():
+        partial = target.with_name(DIR_NAME + ".partial")
+        build_pipeline().save_pretrained(partial, safe_serialization=True)
+        partial.replace(target)
+    readable_by_everyone(target)
     return target

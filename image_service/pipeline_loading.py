@@ -11,6 +11,7 @@ SDXL (which has none) and single-file checkpoints (diffusers never loads one fro
 """
 
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,6 +94,7 @@ def load_pipeline(settings: ImageSettings) -> LoadedPipeline:
     device = resolve_device(settings.device)
     dtype = image_dtype(settings.dtype, device)
     source = Path(settings.model).expanduser()
+    _check_readable(source, settings.model)
     try:
         if source.is_file():
             pipeline = _from_single_file(source, settings.single_file_config, dtype)
@@ -124,6 +126,32 @@ def load_pipeline(settings: ImageSettings) -> LoadedPipeline:
         safety_checker=loaded.has_safety_checker,
     )
     return loaded
+
+
+def _unreadable(source: Path) -> list[Path]:
+    """Files under ``source`` (or ``source`` itself) this process may not read, and folders it may not list."""
+    paths = [source, *sorted(source.rglob("*"))] if source.is_dir() else [source]
+    return [path for path in paths if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0))]
+
+
+def _check_readable(source: Path, configured: str) -> None:
+    """Refuses a model the service's user cannot read, saying so.
+
+    diffusers turns an unreadable weights file into "No such file or directory", which sends the operator
+    looking for a missing file; in a container the usual cause is files written 0600 by root at build time.
+    """
+    if not source.exists():
+        return
+    denied = _unreadable(source)
+    if denied:
+        shown = ", ".join(
+            f"{path} (mode {path.stat().st_mode & 0o777:04o}, owner uid {path.stat().st_uid})" for path in denied[:3]
+        )
+        more = f" and {len(denied) - 3} more" if len(denied) > 3 else ""
+        raise ModelLoadError(
+            f"HEARTH_IMAGE_MODEL={configured!r}: permission denied for uid {os.getuid()}: {shown}{more}; "
+            "make the model readable by the service's user (chmod -R a+rX)"
+        )
 
 
 def _model_id(configured: str, source: Path) -> str:

@@ -1,13 +1,11 @@
 """The three Dockerfiles: hadolint-clean, and shaped as the deployment needs them (user, CMD, health, contents).
 
-There is no Docker engine on the development machines or in CI, so the images are checked from their
-Dockerfiles and the packages they install; the one test that builds them runs only where an engine answers.
+These read the Dockerfiles; test_containers builds the images and runs them.
 """
 
 import ast
 import json
 import re
-import subprocess
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
@@ -129,28 +127,23 @@ def test_the_gateway_image_checks_http_health() -> None:
 def test_installs_only_its_own_extra(image: Image) -> None:
     runs = [value for name, value in _instructions(image) if name == "RUN"]
     installed = {extra for run in runs for extra in re.findall(r'pip install [^&]*?"\.\[(\w+)\]"', run)}
-    expected = {image.extra, "image"} if image.module == "text_service" else {image.extra}
-    assert installed == expected
+    assert installed == {image.extra}
     final = _final_stage(image)
     copied_into_runtime = {value.split()[-1] for name, value in final if name == "COPY"}
     assert "/opt/venv" in copied_into_runtime
     assert not [value for name, value in final if name == "RUN" and "pip" in value], "pip runs in the runtime stage"
 
 
-def test_the_text_runtime_copies_the_venv_without_the_image_extra() -> None:
-    """The text model's fetch step needs diffusers; it must stay in the throwaway stage, not the runtime."""
-    (text,) = [image for image in IMAGES if image.module == "text_service"]
-    final = _final_stage(text)
-    sources = dict(value.split()[0:2][::-1] for name, value in final if name == "COPY" and "--from" in value)
-    assert sources["/opt/venv"] == "--from=build"
-    build_stage_runs = []
-    for name, value in _instructions(text):
-        if name == "FROM":
-            stage = value.split()[-1]
-        elif name == "RUN" and stage == "build":
-            build_stage_runs.append(value)
-    assert any('".[text]"' in run for run in build_stage_runs)
-    assert not any('".[image]"' in run for run in build_stage_runs)
+@pytest.mark.parametrize("image", IMAGES, ids=lambda image: image.module)
+def test_dependencies_are_installed_before_the_code_is_copied_in(image: Image) -> None:
+    """So a code change rebuilds only the project's own small layers, not torch and the rest."""
+    instructions = _instructions(image)
+    dependencies = next(i for i, (name, value) in enumerate(instructions) if name == "RUN" and '".[' in value)
+    first_code_copy = next(
+        i for i, (name, value) in enumerate(instructions) if name == "COPY" and value.split()[0] == image.module
+    )
+    assert dependencies < first_code_copy
+    assert [name for name, value in instructions[:dependencies] if name == "COPY"] == ["COPY"]
 
 
 @pytest.mark.parametrize("image", MODEL_IMAGES, ids=lambda image: image.module)
@@ -167,7 +160,9 @@ def test_model_images_bake_in_the_embedded_model_with_the_projects_fetch_step(im
 def test_model_images_take_torch_from_a_build_argument_cpu_by_default(image: Image) -> None:
     instructions = _instructions(image)
     assert ("ARG", "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu") in instructions
-    installs = [value for name, value in instructions if name == "RUN" and "pip install" in value]
+    installs = [
+        value for name, value in instructions if name == "RUN" and "pip install" in value and "--no-deps" not in value
+    ]
     assert installs
     assert all('--extra-index-url "${TORCH_INDEX_URL}"' in value for value in installs)
 
@@ -234,36 +229,3 @@ def test_dockerignore_lets_in_only_what_the_images_copy() -> None:
     copied = set().union(*map(_copied_packages, IMAGES))
     assert allowed <= copied | {"pyproject.toml", "README.md"}, "lets in what no image copies"
     assert not allowed & {".venv", "models", "node_modules", ".git", "tests", "bench"}
-
-
-def _docker_engine_problem() -> str | None:
-    """Why images cannot be built here, or None when a Docker engine answers."""
-    try:
-        result = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30, check=False)
-    except FileNotFoundError:
-        return "no docker CLI on this machine"
-    if result.returncode != 0:
-        reason = (result.stderr.strip().splitlines() or ["docker info failed"])[-1]
-        return f"no Docker engine on this machine, so images cannot be built here ({reason})"
-    return None
-
-
-@pytest.mark.timeout(3600)
-@pytest.mark.parametrize("image", IMAGES, ids=lambda image: image.module)
-def test_the_image_builds(image: Image) -> None:
-    problem = _docker_engine_problem()
-    if problem:
-        pytest.skip(problem)
-    tag = f"hearth-test/{image.module}:cpu"
-    build = subprocess.run(
-        ["docker", "build", "-f", str(image.dockerfile), "-t", tag, str(REPO_ROOT)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr[-4000:]
-    inspect = subprocess.run(["docker", "image", "inspect", tag], capture_output=True, text=True, check=True)
-    config = json.loads(inspect.stdout)[0]["Config"]
-    assert config["User"] == "10001:10001"
-    assert config["Healthcheck"]["Test"][0] == "CMD"
-    assert config["Cmd"] == ["python", "-m", image.module]

@@ -122,8 +122,8 @@ def test_the_api_key_comes_from_an_optional_secret(base: list[dict[str, Any]]) -
 def test_backends_mount_the_weights_volume_read_only(base: list[dict[str, Any]], name: str) -> None:
     deployment = _find(base, "Deployment", name)
     container = _container(deployment)
-    (mount,) = container["volumeMounts"]
-    assert (mount["mountPath"], mount["readOnly"]) == ("/mnt/models", True)
+    (mount,) = [mount for mount in container["volumeMounts"] if mount["mountPath"] == "/mnt/models"]
+    assert mount["readOnly"] is True
     (volume,) = [v for v in deployment["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]]
     claim = volume["persistentVolumeClaim"]
     assert claim["readOnly"] is True
@@ -168,3 +168,19 @@ def test_the_gpu_overlay_gives_each_backend_one_gpu_and_the_cuda_image(
         assert "nvidia.com/gpu" not in _container(_find(base, "Deployment", name))["resources"]["limits"]
         assert _container(_find(base, "Deployment", name))["image"] == f"hearth/{name}:cpu"
     assert "nvidia.com/gpu" not in _container(_find(gpu, "Deployment", "gateway"))["resources"]["limits"]
+
+
+@pytest.mark.parametrize("name", [*BACKENDS, "gateway"])
+def test_every_container_runs_non_root_on_a_read_only_root_with_a_scratch_tmp(
+    base: list[dict[str, Any]], name: str
+) -> None:
+    """The hardening tests/deploy/test_containers.py runs the images with, so what passes there runs here."""
+    deployment = _find(base, "Deployment", name)
+    pod = deployment["spec"]["template"]["spec"]
+    container = _container(deployment)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    (tmp,) = [mount for mount in container["volumeMounts"] if mount["mountPath"] == "/tmp"]
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] == tmp["name"]]
+    assert "emptyDir" in volume
