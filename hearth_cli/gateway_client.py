@@ -249,6 +249,7 @@ def statuses_from_health(health: dict[str, Any]) -> list[ServiceStatus]:
                 str(backend.get("status", "unknown")),
                 bool(health.get(f"{name}_model_loaded")),
                 model=backend.get("model_id") or "",
+                engine=backend.get("engine") or "",
                 device=backend.get("device") or "",
                 dtype=backend.get("dtype") or "",
                 active=backend.get("active_requests"),

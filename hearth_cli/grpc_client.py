@@ -177,7 +177,7 @@ class GrpcClient:
         image_stub = image_grpc.ImageGenerationServiceStub(self._channel)
         try:
             info = text_stub.GetModelInfo(text_pb.GetModelInfoRequest(), timeout=STATUS_TIMEOUT_SECONDS)
-            name = "text"
+            name, engine = "text", info.engine.name
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
                 raise self._error(exc) from exc
@@ -185,12 +185,13 @@ class GrpcClient:
                 info = image_stub.GetModelInfo(image_pb.GetModelInfoRequest(), timeout=STATUS_TIMEOUT_SECONDS)
             except grpc.RpcError as image_exc:
                 raise self._error(image_exc) from image_exc
-            name = "image"
+            name, engine = "image", info.pipeline_class
         return ServiceStatus(
             f"{name} ({self.target})",
             state,
             True,
             model=info.model_id,
+            engine=engine,
             device=info.device,
             dtype=info.dtype,
             active=info.stats.active_requests,

@@ -85,6 +85,7 @@ class ServiceStatus:
     state: str
     ready: bool
     model: str = ""
+    engine: str = ""
     device: str = ""
     dtype: str = ""
     active: int | None = None

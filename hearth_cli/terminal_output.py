@@ -86,7 +86,7 @@ def image_paths(output: Path, count: int) -> list[Path]:
 
 def status_table(rows: list[ServiceStatus]) -> Table:
     table = Table(header_style="bold")
-    for column in ("service", "state", "model", "device", "dtype", "active", "queued"):
+    for column in ("service", "state", "model", "engine", "device", "dtype", "active", "queued"):
         table.add_column(column, overflow="fold")
     for row in rows:
         style = "green" if row.ready else "red"
@@ -94,6 +94,7 @@ def status_table(rows: list[ServiceStatus]) -> Table:
             row.name,
             f"[{style}]{row.state}[/{style}]",
             row.model,
+            row.engine,
             row.device,
             row.dtype,
             "" if row.active is None else str(row.active),

@@ -15,6 +15,8 @@ import grpc
 from grpc_health.v1 import health_pb2
 from pydantic import BaseModel, Field
 
+from hearth.image.v1 import image_service_pb2
+from hearth.text.v1 import text_service_pb2
 from http_gateway.backends import Backend
 from http_gateway.metrics import GatewayMetrics
 
@@ -30,6 +32,9 @@ class BackendHealth(BaseModel):
     status: ServingState = Field(description="standard gRPC health of the service, or unreachable")
     loaded: bool = Field(description="true when the model is loaded and the service is SERVING")
     model_id: str | None = Field(None, description="the model's name (GetModelInfo)")
+    engine: str | None = Field(
+        None, description="what runs the model: the text engine (e.g. openvino-continuous-batching) or image pipeline"
+    )
     device: str | None = Field(None, description="torch device of the model, e.g. cpu or cuda:0")
     dtype: str | None = Field(None, description="torch dtype of the weights")
     active_requests: int | None = Field(None, description="requests being generated now")
@@ -122,6 +127,7 @@ class BackendMonitor:
             status="serving",
             loaded=True,
             model_id=info.model_id,
+            engine=_engine_name(info),
             device=info.device,
             dtype=info.dtype,
             active_requests=info.stats.active_requests,
@@ -135,3 +141,9 @@ class BackendMonitor:
             self._metrics.backend_active.labels(name).set(health.active_requests)
         if health.queued_requests is not None:
             self._metrics.backend_queued.labels(name).set(health.queued_requests)
+
+
+def _engine_name(info: text_service_pb2.GetModelInfoResponse | image_service_pb2.GetModelInfoResponse) -> str:
+    if isinstance(info, text_service_pb2.GetModelInfoResponse):
+        return info.engine.name
+    return info.pipeline_class

@@ -32,11 +32,12 @@ def image_model_path(models_dir: Path) -> Path:
     return default_models.image_model_path(models_dir)
 
 
-def _session_service(module: str, prefix: str, model: Path, logs: Path) -> Iterator["ServiceProcess"]:
+def session_service(module: str, prefix: str, model: Path, logs: Path, **settings: str) -> Iterator["ServiceProcess"]:
+    """Starts `python -m <module>` on a free port with `<prefix>_*` settings; yields it once SERVING, stops it after."""
     from tests.service_processes import ServiceProcess, free_port, service_env
 
     port = free_port()
-    env = service_env(**{f"{prefix}_MODEL": str(model), f"{prefix}_PORT": str(port)})
+    env = service_env(**{f"{prefix}_MODEL": str(model), f"{prefix}_PORT": str(port)}, **settings)
     service = ServiceProcess(module, port, env, logs / f"{module}.log")
     service.start()
     try:
@@ -48,13 +49,13 @@ def _session_service(module: str, prefix: str, model: Path, logs: Path) -> Itera
 @pytest.fixture(scope="session")
 def text_service(text_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
     """One real text service for the whole session, on the embedded model (read-only use: don't stop it)."""
-    yield from _session_service("text_service", "HEARTH_TEXT", text_model_path, tmp_path_factory.mktemp("logs"))
+    yield from session_service("text_service", "HEARTH_TEXT", text_model_path, tmp_path_factory.mktemp("logs"))
 
 
 @pytest.fixture(scope="session")
 def image_service(image_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator["ServiceProcess"]:
     """One real image service for the whole session, on the tiny pipeline (read-only use: don't stop it)."""
-    yield from _session_service("image_service", "HEARTH_IMAGE", image_model_path, tmp_path_factory.mktemp("logs"))
+    yield from session_service("image_service", "HEARTH_IMAGE", image_model_path, tmp_path_factory.mktemp("logs"))
 
 
 @pytest.fixture(scope="session")

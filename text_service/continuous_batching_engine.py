@@ -20,9 +20,8 @@ an error naming the cause and a fresh manager takes over, so the service keeps s
 import asyncio
 import itertools
 import logging
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import ceil
 
 import torch
@@ -34,20 +33,21 @@ from transformers.generation.continuous_batching.continuous_api import Backgroun
 from transformers.generation.continuous_batching.requests import GenerationOutput
 from transformers.generation.logits_process import LogitsProcessorList
 
-from serving_core.request_errors import InvalidField, NotReady, OutOfDeviceMemory, QueueFull, RequestError
+from serving_core.request_errors import NotReady, OutOfDeviceMemory, RequestError
 from text_service.engine import (
+    BatchingSettings,
     Completion,
+    DecodeSteps,
     EngineDescription,
     EngineEvent,
     EngineRequest,
     EngineStats,
     FinishReason,
-    TextDelta,
     TextEngine,
 )
+from text_service.live_requests import LiveRequest, LiveRequests
 from text_service.model_loading import LoadedModel, ModelLoadError
-from text_service.request_sampler import SLOT_KWARG, RequestSampler, StepCounter
-from text_service.text_stream import StopAwareDetokenizer
+from text_service.request_sampler import SLOT_KWARG, RequestSampler
 
 logger = logging.getLogger(__name__)
 
@@ -57,29 +57,11 @@ STOP_TIMEOUT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
-class BatchingSettings:
-    """How many requests share a forward pass, how many may wait, and how big the paged cache is."""
+class _Ticket:
+    """How the manager knows a request: its own id (unique even when a client reuses one later) and sampler slot."""
 
-    max_batch_size: int
-    max_queue: int
-    max_batch_tokens: int
-    kv_cache_tokens: int
-
-
-@dataclass
-class _LiveRequest:
-    """One request between submit and its Completion, as the event loop sees it."""
-
-    request: EngineRequest
     manager_id: str
     slot: int
-    detokenizer: StopAwareDetokenizer
-    events: asyncio.Queue[EngineEvent | RequestError] = field(default_factory=asyncio.Queue)
-    token_ids: list[int] = field(default_factory=list)
-    unsent_ids: list[int] = field(default_factory=list)
-    started_at: float | None = None
-    first_token_at: float | None = None
-    completion: Completion | None = None
 
 
 class ContinuousBatchingEngine(TextEngine):
@@ -88,14 +70,11 @@ class ContinuousBatchingEngine(TextEngine):
     def __init__(self, loaded: LoadedModel, batching: BatchingSettings) -> None:
         self._loaded = loaded
         self._batching = batching
-        self._tokenizer = loaded.tokenizer._tokenizer
         self._eos = set(loaded.eos_token_ids)
-        self._steps = StepCounter()
+        self._steps = DecodeSteps()
         self._sampler = RequestSampler(self._steps)
-        self._live: dict[str, _LiveRequest] = {}
+        self._live: LiveRequests[_Ticket] = LiveRequests(loaded.tokenizer._tokenizer, self._eos, batching)
         self._ids = itertools.count()
-        self._finished = 0
-        self._generated = 0
         self._replacing: asyncio.Task[None] | None = None
         self._manager = self._new_manager()
         self.description = EngineDescription(
@@ -135,55 +114,36 @@ class ContinuousBatchingEngine(TextEngine):
         return manager
 
     def submit(self, request: EngineRequest) -> None:
-        if request.request_id in self._live:
-            raise InvalidField("request_id", f"{request.request_id!r} is already in flight; ids must be unique")
-        capacity = self._batching.max_batch_size + self._batching.max_queue
-        if len(self._live) >= capacity:
-            raise QueueFull(
-                f"queue full: {len(self._live)} requests in flight (max_batch_size {self._batching.max_batch_size}"
-                f" + max_queue {self._batching.max_queue}); retry later"
-            )
         if self._replacing is not None or self._manager_crashed():
             self._replace_manager_soon()
             raise NotReady("the generation loop is restarting after a failure; retry in a moment")
-        live = _LiveRequest(
-            request=request,
-            manager_id=f"{request.request_id}#{next(self._ids)}",
-            slot=self._sampler.add(request.sampling),
-            detokenizer=StopAwareDetokenizer(self._tokenizer, request.sampling.stop),
-        )
-        self._live[request.request_id] = live
-        self._manager.register_result_handler(live.manager_id, lambda output: self._on_output(live, output))
+        ticket = _Ticket(f"{request.request_id}#{next(self._ids)}", self._sampler.add(request.sampling))
+        try:
+            live = self._live.admit(request, ticket)
+        except RequestError:
+            self._sampler.remove(ticket.slot)
+            raise
+        self._manager.register_result_handler(ticket.manager_id, lambda output: self._on_output(live, output))
         self._manager.add_request(
             request.prompt_ids,
-            request_id=live.manager_id,
+            request_id=ticket.manager_id,
             max_new_tokens=request.sampling.max_new_tokens,
             streaming=True,
             eos_token_id=sorted(self._eos) or -1,
-            **{SLOT_KWARG: live.slot},
+            **{SLOT_KWARG: ticket.slot},
         )
 
     def stream(self, request_id: str) -> AsyncIterator[EngineEvent]:
-        live = self._live.get(request_id)
-        if live is None:
-            raise NotReady(f"request {request_id!r} is not in flight")
-        return self._events(live)
-
-    async def _events(self, live: _LiveRequest) -> AsyncIterator[EngineEvent]:
-        while True:
-            event = await live.events.get()
-            if isinstance(event, RequestError):
-                raise event
-            yield event
-            if isinstance(event, Completion):
-                return
+        return self._live.events(request_id)
 
     def cancel(self, request_id: str) -> Completion | None:
         live = self._live.get(request_id)
         if live is None or live.completion is not None:
             return None
-        self._manager.cancel_request(live.manager_id)
-        return self._complete(live, FinishReason.CANCELLED)
+        self._manager.cancel_request(live.ticket.manager_id)
+        completion = self._live.complete(live, FinishReason.CANCELLED)
+        self._forget(live)
+        return completion
 
     def stats(self) -> EngineStats:
         processor = self._manager.batch_processor
@@ -193,78 +153,33 @@ class ContinuousBatchingEngine(TextEngine):
         return EngineStats(
             active_requests=active,
             queued_requests=waiting + self._manager.input_queue.qsize(),
-            finished_requests=self._finished,
-            generated_tokens=self._generated,
+            finished_requests=self._live.finished,
+            generated_tokens=self._live.generated_tokens,
             peak_batch_size=self._steps.peak_batch_size,
             last_batch_size=self._steps.last_batch_size,
             decode_steps=self._steps.decode_steps,
         )
 
     async def close(self) -> None:
-        for request_id in list(self._live):
-            self.cancel(request_id)
+        for live in self._live:
+            self.cancel(live.request.request_id)
         await asyncio.to_thread(self._manager.stop, block=True, timeout=STOP_TIMEOUT_SECONDS)
 
-    def _on_output(self, live: _LiveRequest, output: GenerationOutput) -> None:
+    def _on_output(self, live: LiveRequest[_Ticket], output: GenerationOutput) -> None:
         """Runs on the event loop for every step that gave this request a token (and when it fails)."""
         if live.completion is not None:
             return
         if output.error is not None:
-            self._fail(live, output.error)
+            self._live.fail(live, _generation_error(output.error))
+            self._forget(live)
             if self._manager_crashed():
                 self._replace_manager_soon()
             return
         new_ids = output.generated_tokens[len(live.token_ids) :]
-        if new_ids and live.first_token_at is None:
-            live.first_token_at = time.perf_counter()
-            live.started_at = output.lifespan[0]
-        live.token_ids.extend(new_ids)
-        live.unsent_ids.extend(new_ids)
-        released = live.detokenizer.push(new_ids)
-        text = released.text
-        reason = None
-        if released.stopped:
-            self._manager.cancel_request(live.manager_id)
-            reason = FinishReason.STOP_SEQUENCE
-        elif output.is_finished():
-            text += live.detokenizer.flush()
-            ended_by_eos = bool(live.token_ids) and live.token_ids[-1] in self._eos
-            reason = FinishReason.END_OF_SEQUENCE if ended_by_eos else FinishReason.LENGTH
-        if text or (reason is not None and live.unsent_ids):
-            live.events.put_nowait(TextDelta(text, live.unsent_ids))
-            live.unsent_ids = []
-        if reason is not None:
-            live.events.put_nowait(self._complete(live, reason))
-
-    def _complete(self, live: _LiveRequest, reason: FinishReason) -> Completion:
-        now = time.perf_counter()
-        arrival = live.request.arrival
-        started = live.started_at if live.started_at is not None else now
-        first = live.first_token_at if live.first_token_at is not None else now
-        live.completion = Completion(
-            finish_reason=reason,
-            prompt_tokens=len(live.request.prompt_ids),
-            completion_tokens=len(live.token_ids),
-            queue_seconds=max(0.0, started - arrival),
-            time_to_first_token_seconds=max(0.0, first - arrival),
-            total_seconds=max(0.0, now - arrival),
-        )
-        self._finished += 1
-        self._generated += len(live.token_ids)
-        self._forget(live)
-        return live.completion
-
-    def _fail(self, live: _LiveRequest, message: str) -> None:
-        error: RequestError
-        if _is_out_of_memory(message):
-            error = OutOfDeviceMemory(
-                "out of device memory while generating; the request was dropped. Retry with a shorter prompt or "
-                "fewer max_new_tokens, or have the operator lower HEARTH_TEXT_MAX_BATCH_SIZE"
-            )
-        else:
-            error = RequestError(f"generation failed: {message}")
-        self._complete(live, FinishReason.CANCELLED)
-        live.events.put_nowait(error)
+        if self._live.deliver(live, new_ids, output.is_finished(), started_at=output.lifespan[0]):
+            self._manager.cancel_request(live.ticket.manager_id)
+        if live.completion is not None:
+            self._forget(live)
 
     def _manager_crashed(self) -> bool:
         """The generation thread hard-stops only when it died: we never ask for a hard stop ourselves."""
@@ -284,14 +199,22 @@ class ContinuousBatchingEngine(TextEngine):
         self._start(self._manager)
         self._replacing = None
 
-    def _forget(self, live: _LiveRequest) -> None:
-        """Drops every reference to a request that ended, including the manager's handler for it."""
-        self._live.pop(live.request.request_id, None)
-        self._sampler.remove(live.slot)
+    def _forget(self, live: LiveRequest[_Ticket]) -> None:
+        """Drops the manager's and the sampler's references to a request that ended."""
+        self._sampler.remove(live.ticket.slot)
         router = self._manager.output_router
-        router.result_handlers.pop(live.manager_id, None)
+        router.result_handlers.pop(live.ticket.manager_id, None)
         while not router.output_queue.empty():
             router.output_queue.get_nowait()
+
+
+def _generation_error(message: str) -> RequestError:
+    if _is_out_of_memory(message):
+        return OutOfDeviceMemory(
+            "out of device memory while generating; the request was dropped. Retry with a shorter prompt or "
+            "fewer max_new_tokens, or have the operator lower HEARTH_TEXT_MAX_BATCH_SIZE"
+        )
+    return RequestError(f"generation failed: {message}")
 
 
 def _is_out_of_memory(message: str) -> bool:

@@ -7,9 +7,10 @@ servicer. Every method is called on the event loop; model work happens elsewhere
 """
 
 import enum
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,32 @@ EngineEvent = TextDelta | Completion
 
 
 @dataclass(frozen=True)
+class BatchingSettings:
+    """How many requests share a forward pass, how many may wait, and how big the KV cache is (every engine)."""
+
+    max_batch_size: int
+    max_queue: int
+    max_batch_tokens: int
+    kv_cache_tokens: int
+
+
+@dataclass
+class DecodeSteps:
+    """Decode steps and their batch sizes; written on the generation thread, read on the event loop."""
+
+    decode_steps: int = 0
+    last_batch_size: int = 0
+    peak_batch_size: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, batch_size: int) -> None:
+        with self._lock:
+            self.decode_steps += 1
+            self.last_batch_size = batch_size
+            self.peak_batch_size = max(self.peak_batch_size, batch_size)
+
+
+@dataclass(frozen=True)
 class EngineDescription:
     """Fixed settings of the engine, for GetModelInfo."""
 
@@ -90,6 +117,7 @@ class EngineStats:
     peak_batch_size: int
     last_batch_size: int
     decode_steps: int
+    kv_cache_usage: float = 0.0
 
 
 class TextEngine(ABC):

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from serving_core.structured_logging import log_fields
 from serving_core.torch_device import resolve_device, resolve_dtype
@@ -39,7 +45,7 @@ class LoadedModel:
     eos_token_ids: tuple[int, ...]
 
 
-def _source(model: str) -> tuple[str, str | None]:
+def model_source(model: str) -> tuple[str, str | None]:
     """Where from_pretrained reads from, and the GGUF file name inside it (None for safetensors)."""
     path = Path(model)
     if path.suffix.lower() == ".gguf":
@@ -71,11 +77,15 @@ def _quantization_config(settings: TextSettings, device: torch.device) -> Any:
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=resolve_dtype(settings.dtype, device))
 
 
-def _context_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, configured: int) -> int:
-    """The model's own window (position embeddings, else the tokenizer's limit), capped by the setting."""
-    config = model.config.get_text_config()
-    native = getattr(config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 0)
-    native = int(native) if native and native < 10**8 else 0
+def native_context(config: PretrainedConfig, tokenizer: PreTrainedTokenizerBase) -> int:
+    """The model's own window: position embeddings, else the tokenizer's limit; 0 when neither says."""
+    text_config = config.get_text_config()
+    native = getattr(text_config, "max_position_embeddings", None) or getattr(tokenizer, "model_max_length", 0)
+    return int(native) if native and native < 10**8 else 0
+
+
+def fit_context(native: int, configured: int) -> int:
+    """The context a request may fill: the model's own window capped by the setting."""
     if configured and native:
         return min(configured, native)
     if configured or native:
@@ -83,10 +93,10 @@ def _context_length(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, 
     raise ModelLoadError("context_length: the model does not say how long its context is; set it")
 
 
-def _eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> tuple[int, ...]:
-    """Every id that ends a sequence: the generation config may list several (chat models often do)."""
+def eos_token_ids(tokenizer: PreTrainedTokenizerBase, *configs: Any) -> tuple[int, ...]:
+    """Every id that ends a sequence: a generation config may list several (chat models often do)."""
     ids: set[int] = set()
-    for source in (model.generation_config.eos_token_id, model.config.eos_token_id, tokenizer.eos_token_id):
+    for source in (*(config.eos_token_id for config in configs), tokenizer.eos_token_id):
         if isinstance(source, int):
             ids.add(source)
         elif source:
@@ -97,7 +107,12 @@ def _eos_token_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -
 def torch_threads(configured: int) -> int:
     """0 (auto) leaves one core to the event loop and gRPC: the generation thread shares the CPU with them, and
     on the 2-core machine one torch thread gave 16 streams 30% more tokens/s than two (docs/architecture.md)."""
-    return configured or max(1, len(os.sched_getaffinity(0)) - 1)
+    return configured or max(1, usable_cores() - 1)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0))
 
 
 def model_name(model: str) -> str:
@@ -113,10 +128,10 @@ def model_name(model: str) -> str:
 def load_model(settings: TextSettings) -> LoadedModel:
     """Loads tokenizer and model on the configured device and dtype; blocking, so callers run it off the loop."""
     started = time.perf_counter()
-    torch.set_num_threads(torch_threads(settings.torch_threads))
+    torch.set_num_threads(torch_threads(settings.threads))
     device = resolve_device(settings.device)
     dtype = resolve_dtype(settings.dtype, device)
-    source, gguf_file = _source(settings.model)
+    source, gguf_file = model_source(settings.model)
     quantization = _quantization_config(settings, device)
     common: dict[str, Any] = {"trust_remote_code": settings.trust_remote_code, "local_files_only": True}
     if gguf_file:
@@ -142,8 +157,8 @@ def load_model(settings: TextSettings) -> LoadedModel:
         model_id=model_name(settings.model),
         device=model.device,
         dtype=model.dtype,
-        context_length=_context_length(model, tokenizer, settings.context_length),
-        eos_token_ids=_eos_token_ids(model, tokenizer),
+        context_length=fit_context(native_context(model.config, tokenizer), settings.context_length),
+        eos_token_ids=eos_token_ids(tokenizer, model.generation_config, model.config),
     )
     log_fields(
         logger,

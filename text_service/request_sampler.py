@@ -19,35 +19,18 @@ The processor also sees every step's rows, which makes it the place to count dec
 """
 
 import itertools
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import torch
 from transformers.generation.continuous_batching.cb_logits_processors import ContinuousBatchingLogitsProcessor
 from transformers.generation.continuous_batching.requests import FutureRequestState, RequestState
 
-from text_service.engine import SamplingOptions
+from text_service.engine import DecodeSteps, SamplingOptions
 
 SLOT_KWARG = "hearth_sampling_slot"
 NO_SLOT = -1
 SLOT_RANGE = 2**31 - 1
-
-
-@dataclass
-class StepCounter:
-    """Decode steps and their batch sizes; written on the generation thread, read on the event loop."""
-
-    decode_steps: int = 0
-    last_batch_size: int = 0
-    peak_batch_size: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def record(self, batch_size: int) -> None:
-        with self._lock:
-            self.decode_steps += 1
-            self.last_batch_size = batch_size
-            self.peak_batch_size = max(self.peak_batch_size, batch_size)
 
 
 @dataclass
@@ -67,7 +50,7 @@ class RequestSampler(ContinuousBatchingLogitsProcessor):
     supported_kwargs: ClassVar[dict[str, type]] = {SLOT_KWARG: int}
     ignored_kwargs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, steps: StepCounter) -> None:
+    def __init__(self, steps: DecodeSteps) -> None:
         self.steps = steps
         self._slots: dict[int, _Slot] = {}
         self._next_slot = itertools.count()

@@ -21,6 +21,7 @@ from hearth.text.v1 import text_service_pb2_grpc as pb_grpc
 from serving_core.request_errors import NotReady, RequestError, abort_with
 from serving_core.structured_logging import log_fields
 from text_service.engine import Completion, EngineRequest, FinishReason, TextDelta, TextEngine
+from text_service.engine_choice import ModelFacts
 from text_service.prompts import EncodedPrompt, PromptEncoder
 from text_service.request_validation import (
     RequestLimits,
@@ -38,15 +39,6 @@ FINISH_REASONS = {
     FinishReason.END_OF_SEQUENCE: pb.FINISH_REASON_END_OF_SEQUENCE,
     FinishReason.CANCELLED: pb.FINISH_REASON_CANCELLED,
 }
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What GetModelInfo says about the model besides limits and engine."""
-
-    model_id: str
-    dtype: str
-    device: str
 
 
 @dataclass(frozen=True)
@@ -255,5 +247,6 @@ def _model_info(serving: Serving) -> pb.GetModelInfoResponse:
             peak_batch_size=stats.peak_batch_size,
             last_batch_size=stats.last_batch_size,
             decode_steps=stats.decode_steps,
+            kv_cache_usage=stats.kv_cache_usage,
         ),
     )

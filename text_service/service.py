@@ -16,12 +16,11 @@ from hearth.text.v1 import text_service_pb2 as pb
 from hearth.text.v1 import text_service_pb2_grpc as pb_grpc
 from serving_core.grpc_host import GrpcHost
 from serving_core.structured_logging import configure_logging, log_fields
-from text_service.continuous_batching_engine import BatchingSettings, ContinuousBatchingEngine
 from text_service.engine import EngineRequest, SamplingOptions, TextEngine
-from text_service.model_loading import LoadedModel, load_model
+from text_service.engine_choice import load_engine
 from text_service.prompts import PromptEncoder
 from text_service.request_validation import RequestLimits
-from text_service.server import ModelFacts, Serving, TextGenerationServicer
+from text_service.server import Serving, TextGenerationServicer
 from text_service.settings import TextSettings
 
 BATCHING_LOGGER = "ContinuousBatchingLogger"
@@ -44,10 +43,10 @@ def route_library_logs() -> None:
     batching_logger.propagate = True
 
 
-def request_limits(settings: TextSettings, loaded: LoadedModel) -> RequestLimits:
+def request_limits(settings: TextSettings, context_length: int) -> RequestLimits:
     """The context is also capped by the paged cache: a request the cache cannot hold alone could never run."""
     return RequestLimits(
-        context_length=min(loaded.context_length, settings.kv_cache_tokens),
+        context_length=min(context_length, settings.kv_cache_tokens),
         default_max_new_tokens=settings.default_max_new_tokens,
         max_new_tokens_limit=settings.max_new_tokens_limit,
         max_prompt_chars=settings.max_prompt_chars,
@@ -85,21 +84,14 @@ async def serve(settings: TextSettings) -> None:
     engines: list[TextEngine] = []
 
     async def load() -> None:
-        loaded = await asyncio.to_thread(load_model, settings)
-        batching = BatchingSettings(
-            max_batch_size=settings.max_batch_size,
-            max_queue=settings.max_queue,
-            max_batch_tokens=settings.max_batch_tokens,
-            kv_cache_tokens=settings.kv_cache_tokens,
-        )
-        engine = ContinuousBatchingEngine(loaded, batching)
-        engines.append(engine)
-        engine.start()
+        loaded = await asyncio.to_thread(load_engine, settings)
+        engines.append(loaded.engine)
+        loaded.engine.start()
         encoder = PromptEncoder(loaded.tokenizer)
         if settings.warm_up:
-            await warm_up(engine, encoder)
-        facts = ModelFacts(loaded.model_id, str(loaded.dtype).removeprefix("torch."), str(loaded.device))
-        servicer.attach(Serving(engine, encoder, request_limits(settings, loaded), facts))
+            await warm_up(loaded.engine, encoder)
+        limits = request_limits(settings, loaded.context_length)
+        servicer.attach(Serving(loaded.engine, encoder, limits, loaded.facts))
 
     await host.start()
     try:

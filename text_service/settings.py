@@ -43,8 +43,20 @@ class TextSettings(BaseSettings):
     max_queue: int = Field(64, ge=0, description="requests waiting beyond the batch before new ones are refused")
     max_batch_tokens: int = Field(512, ge=16, description="most tokens in one forward pass (long prompts are split)")
     kv_cache_tokens: int = Field(16384, ge=256, description="paged KV cache capacity, in tokens, all requests together")
-    torch_threads: int = Field(
-        0, ge=0, description="intra-op threads of torch on CPU (0: one fewer than the usable cores, at least 1)"
+    engine: Literal["auto", "openvino", "transformers"] = Field(
+        "auto",
+        description="auto: openvino on CPU for a GGUF it reads or an OpenVINO IR folder, transformers otherwise",
+    )
+    threads: int = Field(
+        0,
+        ge=0,
+        description="CPU threads of the engine (0: openvino all usable cores; transformers one fewer, at least 1)",
+    )
+    prefix_caching: bool = Field(True, description="openvino: reuse the KV cache of a prompt prefix seen before")
+    kv_cache_precision: Literal["f32", "f16", "u8"] = Field(
+        "f32",
+        description="openvino: KV cache element type; f32 keeps seeded sampling independent of the batch, u8 is 1/4 "
+        "the memory",
     )
     warm_up: bool = Field(True, description="run warm-up requests before reporting SERVING")
     grace_seconds: float = Field(30.0, ge=0, description="how long SIGTERM waits for in-flight requests")

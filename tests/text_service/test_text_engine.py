@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from serving_core.request_errors import NotReady, OutOfDeviceMemory, QueueFull
-from text_service.continuous_batching_engine import BatchingSettings, ContinuousBatchingEngine
-from text_service.engine import Completion, EngineRequest, FinishReason, SamplingOptions, TextDelta
+from text_service.continuous_batching_engine import ContinuousBatchingEngine
+from text_service.engine import BatchingSettings, Completion, EngineRequest, FinishReason, SamplingOptions, TextDelta
 from text_service.model_loading import LoadedModel
 
 PROMPT = "The old lighthouse keeper climbed the stairs and"

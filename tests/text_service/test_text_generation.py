@@ -114,7 +114,7 @@ def test_tokenize_returns_ids_and_their_strings(text_service: ServiceProcess) ->
     assert reply.usage.prompt_tokens == len(tokens.token_ids)
 
 
-def test_model_info_describes_model_limits_and_engine(text_service: ServiceProcess) -> None:
+def test_model_info_describes_model_limits_and_engine(text_service: ServiceProcess, text_engine: str) -> None:
     with text_stub(text_service.target) as stub:
         info = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=CALL_TIMEOUT)
     assert info.model_id == "SmolLM2-135M-Instruct.Q4_1"
@@ -122,7 +122,7 @@ def test_model_info_describes_model_limits_and_engine(text_service: ServiceProce
     assert info.has_chat_template
     assert info.limits.context_length == 8192
     assert info.limits.max_new_tokens_limit == 4096
-    assert info.engine.name == "transformers-continuous-batching"
+    assert info.engine.name == f"{text_engine}-continuous-batching"
     assert info.engine.max_batch_size >= 16
     assert info.stats.finished_requests >= 2, "the warm-up requests went through the engine"
 

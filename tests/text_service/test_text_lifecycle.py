@@ -15,9 +15,12 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
-def test_loading_then_a_full_queue_then_a_sigterm_drain(text_model_path: Path, tmp_path: Path) -> None:
+def test_loading_then_a_full_queue_then_a_sigterm_drain(
+    text_engine: str, text_model_path: Path, tmp_path: Path
+) -> None:
     port = free_port()
     env = service_env(
+        HEARTH_TEXT_ENGINE=text_engine,
         HEARTH_TEXT_MODEL=str(text_model_path),
         HEARTH_TEXT_PORT=str(port),
         HEARTH_TEXT_MAX_BATCH_SIZE="1",
@@ -58,3 +61,17 @@ def test_quantization_off_cuda_is_refused_at_start(text_model_path: Path, tmp_pa
     exit_code = service.process.wait(timeout=120)
     assert exit_code != 0
     assert "quantization=8bit needs a CUDA device" in service.log_path.read_text()
+
+
+def test_a_model_openvino_cannot_read_is_a_start_up_error_naming_the_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + bytes(64))
+    port = free_port()
+    env = service_env(HEARTH_TEXT_MODEL=str(broken), HEARTH_TEXT_PORT=str(port), HEARTH_TEXT_ENGINE="openvino")
+    service = ServiceProcess("text_service", port, env, tmp_path / "text_service.log").start()
+    assert service.process is not None
+    exit_code = service.process.wait(timeout=120)
+    log = service.log_path.read_text()
+    assert exit_code == 2
+    assert "the openvino engine reads a GGUF file of architecture ['llama', 'qwen2', 'qwen3'] or a folder" in log
+    assert str(broken) in log

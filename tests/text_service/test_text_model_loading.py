@@ -37,12 +37,12 @@ def test_a_safetensors_folder_loads_with_its_own_context(
     tmp_path: Path, text_tokenizer: PreTrainedTokenizerBase
 ) -> None:
     folder = _tiny_model_folder(tmp_path / "tiny-llama", text_tokenizer, safetensors=True)
-    loaded = load_model(TextSettings(model=str(folder), torch_threads=1))
+    loaded = load_model(TextSettings(model=str(folder), threads=1))
     assert loaded.model_id == "tiny-llama"
     assert (loaded.device.type, loaded.dtype) == ("cpu", torch.float32)
     assert loaded.context_length == 512
     assert text_tokenizer.eos_token_id in loaded.eos_token_ids
-    capped = load_model(TextSettings(model=str(folder), context_length=100, torch_threads=1))
+    capped = load_model(TextSettings(model=str(folder), context_length=100, threads=1))
     assert capped.context_length == 100
 
 
@@ -50,11 +50,11 @@ def test_pickled_weights_are_refused(tmp_path: Path, text_tokenizer: PreTrainedT
     folder = _tiny_model_folder(tmp_path / "pickled", text_tokenizer, safetensors=False)
     assert not list(folder.glob("*.safetensors"))
     with pytest.raises(ModelLoadError, match="cannot load"):
-        load_model(TextSettings(model=str(folder), torch_threads=1))
+        load_model(TextSettings(model=str(folder), threads=1))
     with pytest.raises(ValueError, match="pickled weights"):
         TextSettings(model=str(folder / "pytorch_model.bin"))
 
 
 def test_a_hub_id_that_is_not_in_the_cache_is_not_downloaded() -> None:
     with pytest.raises(ModelLoadError, match="offline"):
-        load_model(TextSettings(model="HuggingFaceTB/no-such-model-here", torch_threads=1))
+        load_model(TextSettings(model="HuggingFaceTB/no-such-model-here", threads=1))

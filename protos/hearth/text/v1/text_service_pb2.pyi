@@ -173,7 +173,7 @@ class EngineSettings(_message.Message):
     def __init__(self, name: _Optional[str] = ..., max_batch_size: _Optional[int] = ..., attention: _Optional[str] = ...) -> None: ...
 
 class EngineStats(_message.Message):
-    __slots__ = ("active_requests", "queued_requests", "finished_requests", "generated_tokens", "peak_batch_size", "last_batch_size", "decode_steps")
+    __slots__ = ("active_requests", "queued_requests", "finished_requests", "generated_tokens", "peak_batch_size", "last_batch_size", "decode_steps", "kv_cache_usage")
     ACTIVE_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     QUEUED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
     FINISHED_REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -181,6 +181,7 @@ class EngineStats(_message.Message):
     PEAK_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LAST_BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     DECODE_STEPS_FIELD_NUMBER: _ClassVar[int]
+    KV_CACHE_USAGE_FIELD_NUMBER: _ClassVar[int]
     active_requests: int
     queued_requests: int
     finished_requests: int
@@ -188,7 +189,8 @@ class EngineStats(_message.Message):
     peak_batch_size: int
     last_batch_size: int
     decode_steps: int
-    def __init__(self, active_requests: _Optional[int] = ..., queued_requests: _Optional[int] = ..., finished_requests: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., peak_batch_size: _Optional[int] = ..., last_batch_size: _Optional[int] = ..., decode_steps: _Optional[int] = ...) -> None: ...
+    kv_cache_usage: float
+    def __init__(self, active_requests: _Optional[int] = ..., queued_requests: _Optional[int] = ..., finished_requests: _Optional[int] = ..., generated_tokens: _Optional[int] = ..., peak_batch_size: _Optional[int] = ..., last_batch_size: _Optional[int] = ..., decode_steps: _Optional[int] = ..., kv_cache_usage: _Optional[float] = ...) -> None: ...
 
 class GetModelInfoResponse(_message.Message):
     __slots__ = ("model_id", "dtype", "device", "has_chat_template", "limits", "engine", "stats")
