@@ -35,6 +35,9 @@ def _conditions(suite: TextSuiteResult) -> str:
         f"{plan['rounds']} round(s), orders: " + "; ".join(", ".join(order) for order in suite.orders) + ".",
         "Engines: " + ", ".join(f"{name}: {engine}" for name, engine in suite.engines.items()) + ".",
         "Peer configurations chosen: " + ", ".join(f"{name}: {label}" for name, label in suite.winners.items()) + ".",
+        "Start-up until ready, median over visits: "
+        + ", ".join(f"{name} {statistics.median(times):.0f} s" for name, times in suite.startup_seconds.items())
+        + ".",
         "Machine: " + (f"BUSY in {suite.busy_summary}" if suite.busy else "quiet for every measurement") + ".",
     ]
     lines += [f"- busy: {reason}" for reason in suite.busy]

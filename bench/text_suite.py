@@ -50,6 +50,7 @@ class TextSuiteResult:
     orders: list[list[str]] = field(default_factory=list)
     busy: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    startup_seconds: dict[str, list[float]] = field(default_factory=dict)
 
     def rounds_of(self, system: str, concurrency: int) -> list[LoadResult]:
         """The measured rounds (screening excluded) of a system at a concurrency."""
@@ -113,7 +114,9 @@ class _Runner:
         left_over = self.watch.bench_processes()
         if left_over:
             raise RuntimeError(f"{visit.system} would not run alone; still running: {', '.join(left_over)}")
+        started = time.perf_counter()
         async with visit.start(self.paths, visit.config) as running:
+            suite.startup_seconds.setdefault(visit.system, []).append(time.perf_counter() - started)
             suite.engines[visit.system] = running.engine
             await self._warm_up(visit.system, running)
             results = [await self._measure(visit, running, concurrency) for concurrency in visit.concurrencies]
@@ -233,5 +236,6 @@ async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, prog
             result.conditions.busy_processes = watch.busy_between(result.started, result.ended)
             reason = result.conditions.busy_reason(cores, plan.busy_load_share)
             if reason:
-                suite.busy.append(f"{result.system} @{result.concurrency} round {result.round}: {reason}")
+                when = f"round {result.round}" if result.round else f"screening [{result.config}]"
+                suite.busy.append(f"{result.system} @{result.concurrency} {when}: {reason}")
     return suite
