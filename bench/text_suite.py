@@ -9,7 +9,6 @@ headline load (with the health probe polled from its own thread) and, for the ga
 stops it again.
 """
 
-import os
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -78,11 +77,24 @@ class _Visit:
     round: int
 
 
-def _cpu_seconds(processes: dict[str, int]) -> dict[str, float]:
-    seconds = {}
+def _process_groups(processes: dict[str, int]) -> dict[str, list[psutil.Process]]:
+    """Each named process, and apart from it the processes it started (the text service's engine worker):
+    their CPU is the engine's, the parent's is the serving around it."""
+    groups = {}
     for name, pid in processes.items():
-        times = psutil.Process(pid).cpu_times()
-        seconds[name] = times.user + times.system
+        parent = psutil.Process(pid)
+        groups[name] = [parent]
+        children = parent.children(recursive=True)
+        if children:
+            groups[f"{name} (its child processes)"] = children
+    return groups
+
+
+def _cpu_seconds(groups: dict[str, list[psutil.Process]]) -> dict[str, float]:
+    seconds = {}
+    for name, members in groups.items():
+        times = [member.cpu_times() for member in members]
+        seconds[name] = sum(t.user + t.system for t in times)
     return seconds
 
 
@@ -134,9 +146,9 @@ class _Runner:
         plan = self.plan
         repeats = plan.single_stream_repeats if concurrency == 1 else 1
         health = running.health_check if concurrency == plan.streams else None
-        processes = {**running.processes, BENCH_CLIENT: os.getpid()}
+        groups = {**_process_groups(running.processes), BENCH_CLIENT: [psutil.Process()]}
         conditions = self.watch.begin()
-        cpu_before = _cpu_seconds(processes)
+        cpu_before = _cpu_seconds(groups)
         started = time.perf_counter()
         bursts = [
             await drive(
@@ -151,9 +163,9 @@ class _Runner:
             for _ in range(repeats)
         ]
         ended = time.perf_counter()
-        cpu_after = _cpu_seconds(processes)
+        cpu_after = _cpu_seconds(groups)
         tokens = sum(record.received_tokens for burst in bursts for record in burst.records)
-        cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / max(tokens, 1) for name in processes}
+        cpu_ms = {name: (cpu_after[name] - cpu_before[name]) * 1000 / max(tokens, 1) for name in groups}
         measured = Measured(
             visit.system, visit.config_label, concurrency, visit.round, conditions, started, ended, cpu_ms
         )
