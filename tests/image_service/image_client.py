@@ -15,6 +15,7 @@ from PIL import Image
 
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
+from serving_core.request_errors import ERROR_DOMAIN
 from tests.service_processes import ServiceProcess
 
 SMALL = {"prompt": "a lighthouse at dusk", "num_inference_steps": 3, "width": 64, "height": 64, "seed": 7}
@@ -47,9 +48,12 @@ def pixels(data: bytes) -> np.ndarray:
 
 
 def bad_field(error: grpc.RpcError) -> str:
-    """The field named by the error's google.rpc.BadRequest detail."""
+    """The field named by the error's google.rpc.BadRequest detail (whose ErrorInfo says INVALID_FIELD)."""
     status = rpc_status.from_call(error)
     assert status is not None, "no rich status on the error"
+    info = error_details_pb2.ErrorInfo()
+    assert status.details[0].Unpack(info)
+    assert (info.reason, info.domain) == ("INVALID_FIELD", ERROR_DOMAIN)
     for detail in status.details:
         bad_request = error_details_pb2.BadRequest()
         if detail.Unpack(bad_request):

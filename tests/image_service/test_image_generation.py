@@ -190,7 +190,17 @@ def test_model_info_describes_the_pipeline_limits_defaults_and_options(image_ser
     assert info.batching.max_batch_images == 8
     assert not info.memory.model_cpu_offload
     assert not info.safety_checker
-    assert info.stats.finished_requests >= 0
+
+
+def test_model_info_counts_each_finished_request_and_call(image_service: ServiceProcess) -> None:
+    with image_stub(image_service) as stub:
+        before = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=30).stats
+        generate(stub, request_id="counted")
+        after = stub.GetModelInfo(pb.GetModelInfoRequest(), timeout=30).stats
+
+    assert after.finished_requests == before.finished_requests + 1
+    assert after.pipeline_calls == before.pipeline_calls + 1
+    assert (after.active_requests, after.queued_requests, after.last_batch_requests) == (0, 0, 1)
 
 
 def test_health_reports_serving_and_reflection_lists_the_services(image_service: ServiceProcess) -> None:
@@ -218,6 +228,6 @@ def test_each_request_ends_with_one_structured_log_line(image_service: ServicePr
     assert done[0]["outcome"] == "ok"
     assert (done[0]["width"], done[0]["steps"], done[0]["seed"], done[0]["steps_done"]) == (64, 3, 9, 3)
     assert done[0]["total_s"] >= done[0]["inference_s"] > 0
-    assert done[0]["queue_s"] >= 0
+    assert 0 <= done[0]["queue_s"] <= done[0]["total_s"] - done[0]["inference_s"]
     assert done[0]["batch_images"] == 1
     assert [r["outcome"] for r in refused] == ["invalid_argument"]

@@ -1,8 +1,8 @@
 """Graceful shutdown: SIGTERM while 8 streams run.
 
-All 8 streams finish with every token they asked for, calls that arrive after the signal are refused
-(UNAVAILABLE; or CANCELLED for one that reached the server just as it stopped accepting), and the process
-exits with code 0.
+All 8 streams finish with every token they asked for (received, not only reported in the usage), calls that
+arrive after the signal are refused (UNAVAILABLE; or CANCELLED for one that reached the server just as it
+stopped accepting), and the process exits with code 0.
 """
 
 import asyncio
@@ -60,6 +60,8 @@ async def test_sigterm_drains_in_flight_streams_refuses_new_calls_and_exits_zero
 
         for messages in await asyncio.wait_for(asyncio.gather(*streams), timeout=180):
             assert messages[-1].finish_reason == pb.FINISH_REASON_LENGTH
+            assert sum(len(message.token_ids) for message in messages) == TOKENS
+            assert "".join(message.text for message in messages).strip()
             assert messages[-1].usage.completion_tokens == TOKENS
 
     assert service.process.wait(timeout=60) == 0
