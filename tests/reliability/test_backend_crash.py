@@ -9,6 +9,7 @@ import asyncio
 from dataclasses import dataclass
 
 import httpx
+import pytest
 from httpx_sse import aconnect_sse
 
 from tests.reliability.conftest import LONG_PROMPT, StartGateway, StartImage, StartText, eventually
@@ -22,6 +23,7 @@ TEXT = {"prompt": "The capital of France is", "max_new_tokens": 4, "do_sample": 
 class Backend:
     """How the gateway names one backend, a request that works and one that streams for a long while."""
 
+    name: str
     path: str
     health_key: str
     request: dict
@@ -35,6 +37,7 @@ class Backend:
 
 
 IMAGE_BACKEND = Backend(
+    "image",
     "/generate-image",
     "image_model_loaded",
     IMAGE,
@@ -42,6 +45,7 @@ IMAGE_BACKEND = Backend(
     "progress",
 )
 TEXT_BACKEND = Backend(
+    "text",
     "/generate-text",
     "text_model_loaded",
     TEXT,
@@ -82,7 +86,7 @@ async def _kill_mid_stream_then_recover(
     refused = await http.post(killed.path, json=killed.request)
     assert refused.status_code == 503
     assert refused.json()["error"]["type"] == "service_unavailable"
-    assert killed.path.removeprefix("/generate-") in refused.json()["error"]["message"]
+    assert f"the {killed.name} backend" in refused.json()["error"]["message"]
     assert (await http.get("/health/ready")).status_code == 503
     assert await other.works(http)
 
@@ -96,21 +100,19 @@ async def _kill_mid_stream_then_recover(
     assert (await http.get("/health")).json()[killed.health_key] is True
 
 
-async def test_killing_the_image_service_leaves_text_serving_and_the_gateway_recovers(
-    text_service: ServiceProcess, start_image_service: StartImage, start_gateway: StartGateway
+@pytest.mark.parametrize("killed", [IMAGE_BACKEND, TEXT_BACKEND], ids=lambda backend: backend.name)
+async def test_killing_a_backend_mid_stream_leaves_the_other_serving_and_the_gateway_recovers(
+    killed: Backend,
+    request: pytest.FixtureRequest,
+    start_text_service: StartText,
+    start_image_service: StartImage,
+    start_gateway: StartGateway,
 ) -> None:
-    image = start_image_service()
-    gateway = start_gateway(text_service.target, image.target)
+    other = TEXT_BACKEND if killed is IMAGE_BACKEND else IMAGE_BACKEND
+    start = start_image_service if killed is IMAGE_BACKEND else start_text_service
+    service = start()
+    targets = {killed.name: service.target, other.name: request.getfixturevalue(f"{other.name}_service").target}
+    gateway = start_gateway(targets["text"], targets["image"])
     await asyncio.to_thread(gateway.wait_until_answering, "/health/ready")
     async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
-        await _kill_mid_stream_then_recover(http, IMAGE_BACKEND, image, start_image_service, TEXT_BACKEND)
-
-
-async def test_killing_the_text_service_mid_stream_leaves_images_serving_and_the_gateway_recovers(
-    image_service: ServiceProcess, start_text_service: StartText, start_gateway: StartGateway
-) -> None:
-    text = start_text_service()
-    gateway = start_gateway(text.target, image_service.target)
-    await asyncio.to_thread(gateway.wait_until_answering, "/health/ready")
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http:
-        await _kill_mid_stream_then_recover(http, TEXT_BACKEND, text, start_text_service, IMAGE_BACKEND)
+        await _kill_mid_stream_then_recover(http, killed, service, start, other)
