@@ -6,6 +6,8 @@ import asyncio
 import json
 import os
 import platform
+import signal
+import sys
 import time
 from dataclasses import asdict
 from importlib.metadata import version
@@ -85,6 +87,8 @@ def main() -> None:
         "--budget-minutes", type=float, default=14.0, help="text visits due after this are skipped (default 14)"
     )
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C, so every system the bench started is stopped on the way out.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.suite != "text":
         # OpenMP threads that spin while they wait make the in-process image pipeline's timings swing tenfold
         # on a shared machine (0.2 s or 10 s for the same call); the image service and gateway inherit it,
@@ -92,7 +96,12 @@ def main() -> None:
         # exactly the environment of the configuration being measured (bench.peer_configs).
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     paths = BenchPaths(results_dir=args.results_dir)
-    asyncio.run(run(args.suite, args.quick, args.budget_minutes * 60, paths, Progress()))
+    progress = Progress()
+    try:
+        asyncio.run(run(args.suite, args.quick, args.budget_minutes * 60, paths, progress))
+    except KeyboardInterrupt:
+        progress.say("interrupted: every system the bench started has been stopped")
+        sys.exit(130)
 
 
 if __name__ == "__main__":
