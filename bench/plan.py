@@ -32,7 +32,6 @@ class TextPlan:
     # Share of the time budget the screening may use: configurations due after it are skipped, so a slow
     # machine still gets its rounds.
     screening_share: float = 0.4
-    warmup_streams: int = 8
     health_interval_seconds: float = 0.05
     round_time_limit_seconds: float = 240.0
     # No verdict when the other processes' load average passes this share of the cores before a measurement.

@@ -4,9 +4,9 @@ configuration, several rounds in rotated order, every answer checked, the machin
 First each peer (OpenVINO GenAI in-process, `transformers serve`) is screened: one visit per candidate
 configuration at the headline load; the fastest valid one is its configuration for the run. Then each round
 visits every system once, in an order rotated by one place per round (a, b, c, d; b, c, d, a; ...). A visit
-starts the system (only once nothing else of the bench runs), warms it up, measures one stream, the
-headline load (with the health probe polled from its own thread) and, for the gateway, the high load, and
-stops it again.
+starts the system (only once nothing else of the bench runs), warms it up at each concurrency it will be
+measured at, measures one stream, the headline load (with the health probe polled from its own thread)
+and, for the gateway, the high load, and stops it again.
 """
 
 import time
@@ -130,13 +130,16 @@ class _Runner:
         async with visit.start(self.paths, visit.config) as running:
             suite.startup_seconds.setdefault(visit.system, []).append(time.perf_counter() - started)
             suite.engines[visit.system] = running.engine
-            await self._warm_up(visit.system, running)
+            await self._warm_up(visit, running)
             results = [await self._measure(visit, running, concurrency) for concurrency in visit.concurrencies]
         return results
 
-    async def _warm_up(self, name: str, running: RunningSystem) -> None:
-        """First requests are several times slower (lazy initialisation, new shapes): keep them out of the numbers."""
-        for streams in (1, self.plan.warmup_streams):
+    async def _warm_up(self, visit: _Visit, running: RunningSystem) -> None:
+        """One unmeasured burst at every concurrency the visit measures: the first burst of a size can be much
+        slower (lazy initialisation, kernels for new shapes), and that is not the speed a running service
+        gives. Every system gets the same bursts, whatever warm-up it does by itself."""
+        name = visit.system
+        for streams in dict.fromkeys((1, *visit.concurrencies)):
             warm = await drive(running.client, self.plan.prompt, self.plan.max_new_tokens, streams, None, 1.0, 600)
             failures = [r.error for r in warm.records if not r.ok]
             if failures:
