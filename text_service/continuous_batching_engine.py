@@ -28,12 +28,10 @@ import torch
 from transformers import GenerationConfig
 from transformers.generation.configuration_utils import ContinuousBatchingConfig
 from transformers.generation.continuous_batching import ContinuousBatchingManager
-from transformers.generation.continuous_batching.cb_logits_processors import ContinuousBatchingLogitsProcessorList
-from transformers.generation.continuous_batching.continuous_api import BackgroundThreadStatus
 from transformers.generation.continuous_batching.requests import GenerationOutput
-from transformers.generation.logits_process import LogitsProcessorList
 
 from serving_core.request_errors import NotReady, OutOfDeviceMemory, RequestError
+from text_service import transformers_internals as internals
 from text_service.engine import (
     BatchingSettings,
     Completion,
@@ -73,14 +71,15 @@ class ContinuousBatchingEngine(TextEngine):
         self._eos = set(loaded.eos_token_ids)
         self._steps = DecodeSteps()
         self._sampler = RequestSampler(self._steps)
-        self._live: LiveRequests[_Ticket] = LiveRequests(loaded.tokenizer._tokenizer, self._eos, batching)
+        tokenizer = internals.rust_tokenizer(loaded.tokenizer)
+        self._live: LiveRequests[_Ticket] = LiveRequests(tokenizer, self._eos, batching)
         self._ids = itertools.count()
         self._replacing: asyncio.Task[None] | None = None
         self._manager = self._new_manager()
         self.description = EngineDescription(
             name=ENGINE_NAME,
             max_batch_size=batching.max_batch_size,
-            attention=str(loaded.model.config._attn_implementation),
+            attention=internals.attention_implementation(loaded.model),
         )
 
     def start(self) -> None:
@@ -108,9 +107,7 @@ class ContinuousBatchingEngine(TextEngine):
             )
         except ValueError as error:
             raise ModelLoadError(f"attention: the batching manager refuses this model's set-up: {error}") from error
-        processors = ContinuousBatchingLogitsProcessorList(LogitsProcessorList([self._sampler]))
-        processors.tensors_required = 1
-        manager.logit_processor = processors
+        internals.install_logits_processor(manager, self._sampler)
         return manager
 
     def submit(self, request: EngineRequest) -> None:
@@ -146,13 +143,10 @@ class ContinuousBatchingEngine(TextEngine):
         return completion
 
     def stats(self) -> EngineStats:
-        processor = self._manager.batch_processor
-        scheduler = processor.scheduler if processor is not None else None
-        active = len(scheduler.active_requests) if scheduler is not None else 0
-        waiting = len(scheduler.waiting_requests) if scheduler is not None else 0
+        active, queued = internals.request_counts(self._manager)
         return EngineStats(
             active_requests=active,
-            queued_requests=waiting + self._manager.input_queue.qsize(),
+            queued_requests=queued,
             finished_requests=self._live.finished,
             generated_tokens=self._live.generated_tokens,
             peak_batch_size=self._steps.peak_batch_size,
@@ -182,8 +176,7 @@ class ContinuousBatchingEngine(TextEngine):
             self._forget(live)
 
     def _manager_crashed(self) -> bool:
-        """The generation thread hard-stops only when it died: we never ask for a hard stop ourselves."""
-        return self._manager.background_thread_status.local_status >= BackgroundThreadStatus.HARD_STOP
+        return internals.generation_thread_died(self._manager)
 
     def _replace_manager_soon(self) -> None:
         if self._replacing is None:
@@ -193,8 +186,7 @@ class ContinuousBatchingEngine(TextEngine):
         """Waits for the dead generation thread to finish failing its requests, then starts a fresh manager."""
         dead = self._manager
         await asyncio.to_thread(dead.stop, block=True, timeout=STOP_TIMEOUT_SECONDS)
-        fatal = dead.background_thread_status.fatal_error
-        logger.error("generation loop died; starting a new one", exc_info=fatal)
+        logger.error("generation loop died; starting a new one", exc_info=internals.fatal_error(dead))
         self._manager = self._new_manager()
         self._start(self._manager)
         self._replacing = None
@@ -202,10 +194,7 @@ class ContinuousBatchingEngine(TextEngine):
     def _forget(self, live: LiveRequest[_Ticket]) -> None:
         """Drops the manager's and the sampler's references to a request that ended."""
         self._sampler.remove(live.ticket.slot)
-        router = self._manager.output_router
-        router.result_handlers.pop(live.ticket.manager_id, None)
-        while not router.output_queue.empty():
-            router.output_queue.get_nowait()
+        internals.forget_request(self._manager, live.ticket.manager_id)
 
 
 def _generation_error(message: str) -> RequestError:

@@ -12,6 +12,7 @@ from typing import Literal
 from transformers import PreTrainedTokenizerBase
 
 from serving_core.torch_device import resolve_device
+from text_service import transformers_internals as internals
 from text_service.continuous_batching_engine import ContinuousBatchingEngine
 from text_service.engine import BatchingSettings, TextEngine
 from text_service.model_loading import load_model
@@ -66,7 +67,7 @@ def load_engine(settings: TextSettings) -> LoadedEngine:
     if choose_engine(settings) == "openvino":
         model = load_openvino(settings, batching)
         engine = OpenVINOEngine(
-            model.worker, model.spec, model.tokenizer._tokenizer, set(model.eos_token_ids), batching
+            model.worker, model.spec, internals.rust_tokenizer(model.tokenizer), set(model.eos_token_ids), batching
         )
         facts = ModelFacts(model.model_id, model.dtype, "cpu")
         return LoadedEngine(engine, model.tokenizer, facts, model.context_length)

@@ -26,6 +26,7 @@ import torch
 from transformers.generation.continuous_batching.cb_logits_processors import ContinuousBatchingLogitsProcessor
 from transformers.generation.continuous_batching.requests import FutureRequestState, RequestState
 
+from text_service import transformers_internals as internals
 from text_service.engine import DecodeSteps, SamplingOptions
 
 SLOT_KWARG = "hearth_sampling_slot"
@@ -74,10 +75,11 @@ class RequestSampler(ContinuousBatchingLogitsProcessor):
         """Runs on the generation thread before each forward pass: one slot id per row that gets a token."""
         slots = []
         for future in requests_with_new_token:
-            slot = future.state.logit_processor_kwargs.get(SLOT_KWARG, NO_SLOT)
+            state = internals.request_state(future)
+            slot = internals.request_kwarg(state, SLOT_KWARG, NO_SLOT)
             entry = self._slots.get(slot)
             if entry is not None and entry.options.repetition_penalty != 1.0:
-                entry.state = future.state
+                entry.state = state
             slots.append(slot)
         if slots:
             self.steps.record(len(slots))
@@ -103,7 +105,7 @@ class RequestSampler(ContinuousBatchingLogitsProcessor):
 
 def _penalize(row_scores: torch.Tensor, state: RequestState, penalty: float) -> None:
     """CTRL's repetition penalty, as transformers applies it: seen tokens' scores move towards less likely."""
-    seen = torch.tensor(sorted(set(state.initial_tokens) | set(state.generated_tokens)), device=row_scores.device)
+    seen = torch.tensor(sorted(internals.seen_tokens(state)), device=row_scores.device)
     seen = seen[(seen >= 0) & (seen < row_scores.numel())]
     values = row_scores[seen]
     row_scores[seen] = torch.where(values < 0, values * penalty, values / penalty)
