@@ -5,8 +5,8 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EMBEDDED_MODEL = REPO_ROOT / "models" / "image" / "tiny-sd"
+from default_models import image_model_path
+from serving_core.models_dir import ModelsDir
 
 
 class ImageSettings(BaseSettings):
@@ -18,7 +18,8 @@ class ImageSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HEARTH_IMAGE_", cli_kebab_case=True, cli_implicit_flags=True)
 
-    model: str = Field(str(EMBEDDED_MODEL), description="diffusers folder, .safetensors file or cached hub id")
+    models_dir: ModelsDir = Path("models")
+    model: str = Field("", description="diffusers folder, .safetensors file or cached hub id (empty: the embedded one)")
     single_file_config: str = Field(
         "",
         description="diffusers folder or cached hub id whose configs describe a .safetensors checkpoint; "
@@ -54,6 +55,12 @@ class ImageSettings(BaseSettings):
         if Path(value).suffix.lower() in {".ckpt", ".bin", ".pt", ".pth", ".pkl"}:
             raise ValueError("only .safetensors checkpoints are loaded (pickled weights can run code)")
         return value
+
+    @model_validator(mode="after")
+    def _embedded_model_by_default(self) -> "ImageSettings":
+        if not self.model:
+            self.model = str(image_model_path(self.models_dir))
+        return self
 
     @model_validator(mode="after")
     def _sizes_in_order(self) -> "ImageSettings":

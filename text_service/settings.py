@@ -3,13 +3,12 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from default_models import GGUF_NAME
+from default_models import text_model_path
+from serving_core.models_dir import ModelsDir
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EMBEDDED_MODEL = REPO_ROOT / "models" / "text" / GGUF_NAME
 PICKLED_SUFFIXES = {".bin", ".pt", ".pth", ".pkl", ".ckpt"}
 
 
@@ -22,7 +21,8 @@ class TextSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HEARTH_TEXT_", cli_kebab_case=True, cli_implicit_flags=True)
 
-    model: str = Field(str(EMBEDDED_MODEL), description="model folder, .gguf file or cached hub id")
+    models_dir: ModelsDir = Path("models")
+    model: str = Field("", description="model folder, .gguf file or cached hub id (empty: the embedded one)")
     host: str = Field("127.0.0.1", description="address the gRPC server binds")
     port: int = Field(50051, ge=0, le=65535, description="gRPC port (0 picks a free one)")
     device: str = Field("auto", description="torch device: auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, ...")
@@ -70,6 +70,12 @@ class TextSettings(BaseSettings):
         if Path(value).suffix.lower() in PICKLED_SUFFIXES:
             raise ValueError("only safetensors folders and .gguf files are loaded (pickled weights can run code)")
         return value
+
+    @model_validator(mode="after")
+    def _embedded_model_by_default(self) -> "TextSettings":
+        if not self.model:
+            self.model = str(text_model_path(self.models_dir))
+        return self
 
     @property
     def bind(self) -> str:
