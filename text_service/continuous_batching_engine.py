@@ -30,7 +30,7 @@ from transformers.generation.configuration_utils import ContinuousBatchingConfig
 from transformers.generation.continuous_batching import ContinuousBatchingManager
 from transformers.generation.continuous_batching.requests import GenerationOutput
 
-from serving_core.request_errors import NotReady, OutOfDeviceMemory, RequestError
+from serving_core.request_errors import NotReady, RequestError
 from text_service import transformers_internals as internals
 from text_service.engine import (
     BatchingSettings,
@@ -43,7 +43,7 @@ from text_service.engine import (
     FinishReason,
     TextEngine,
 )
-from text_service.live_requests import LiveRequest, LiveRequests
+from text_service.live_requests import LiveRequest, LiveRequests, generation_error
 from text_service.model_loading import LoadedModel, ModelLoadError
 from text_service.request_sampler import SLOT_KWARG, RequestSampler
 
@@ -164,7 +164,7 @@ class ContinuousBatchingEngine(TextEngine):
         if live.completion is not None:
             return
         if output.error is not None:
-            self._live.fail(live, _generation_error(output.error))
+            self._live.fail(live, generation_error(output.error))
             self._forget(live)
             if self._manager_crashed():
                 self._replace_manager_soon()
@@ -195,18 +195,3 @@ class ContinuousBatchingEngine(TextEngine):
         """Drops the manager's and the sampler's references to a request that ended."""
         self._sampler.remove(live.ticket.slot)
         internals.forget_request(self._manager, live.ticket.manager_id)
-
-
-def _generation_error(message: str) -> RequestError:
-    if _is_out_of_memory(message):
-        return OutOfDeviceMemory(
-            "out of device memory while generating; the request was dropped. Retry with a shorter prompt or "
-            "fewer max_new_tokens, or have the operator lower HEARTH_TEXT_MAX_BATCH_SIZE"
-        )
-    return RequestError(f"generation failed: {message}")
-
-
-def _is_out_of_memory(message: str) -> bool:
-    """CUDA and MPS say "out of memory"; the CPU allocator says it "can't allocate memory"."""
-    text = message.lower()
-    return "out of memory" in text or "can't allocate memory" in text

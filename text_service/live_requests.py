@@ -14,7 +14,8 @@ from typing import Generic, TypeVar
 
 from tokenizers import Tokenizer
 
-from serving_core.request_errors import InvalidField, NotReady, QueueFull, RequestError
+from serving_core.out_of_memory import is_out_of_memory
+from serving_core.request_errors import InvalidField, NotReady, OutOfDeviceMemory, QueueFull, RequestError
 from text_service.engine import BatchingSettings, Completion, EngineEvent, EngineRequest, FinishReason, TextDelta
 from text_service.text_stream import StopAwareDetokenizer
 
@@ -146,3 +147,13 @@ class LiveRequests(Generic[TicketT]):
             return
         self.complete(live, FinishReason.CANCELLED)
         live.events.put_nowait(error)
+
+
+def generation_error(message: str) -> RequestError:
+    """An engine's failure as the request's error: out of memory is the request's size, anything else a bug."""
+    if is_out_of_memory(message):
+        return OutOfDeviceMemory(
+            "out of device memory while generating; the request was dropped. Retry with a shorter prompt or "
+            "fewer max_new_tokens, or have the operator lower HEARTH_TEXT_MAX_BATCH_SIZE"
+        )
+    return RequestError(f"generation failed: {message}")

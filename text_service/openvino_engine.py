@@ -36,7 +36,7 @@ from text_service.engine import (
     FinishReason,
     TextEngine,
 )
-from text_service.live_requests import LiveRequests
+from text_service.live_requests import LiveRequests, generation_error
 from text_service.model_loading import ModelLoadError
 from text_service.openvino_worker import Add, Cancel, LoadFailed, PipelineSpec, Ready, Step, Stop, run_worker
 
@@ -189,7 +189,7 @@ class OpenVINOEngine(TextEngine):
             if live is None:
                 continue
             if output.error:
-                self._live.fail(live, RequestError(f"generation failed: {output.error}"))
+                self._live.fail(live, generation_error(output.error))
             elif self._live.deliver(live, output.token_ids, output.finished, output.started_at):
                 self._send_cancel(output.number)
 
