@@ -113,7 +113,7 @@ _ANSWERS: dict[str, _Answer] = {
 
 
 @dataclass(frozen=True)
-class RichDetails:
+class _RichDetails:
     """The ``google.rpc`` details a backend packed in its status: reason, first bad field, retry delay."""
 
     reason: str | None = None
@@ -163,12 +163,12 @@ def _param(field: str | None, field_names: Mapping[str, str]) -> str | None:
     return field_names.get(base, base) + field[len(base) :]
 
 
-def _rich_details(error: grpc.aio.AioRpcError) -> RichDetails:
+def _rich_details(error: grpc.aio.AioRpcError) -> _RichDetails:
     """The ErrorInfo reason, first field violation and retry delay packed in the status, where present."""
     try:
         status = rpc_status.from_call(error)
     except ValueError:
-        return RichDetails()
+        return _RichDetails()
     reason, field, retry_after = None, None, None
     for detail in status.details if status else ():
         bad_request = error_details_pb2.BadRequest()
@@ -180,4 +180,4 @@ def _rich_details(error: grpc.aio.AioRpcError) -> RichDetails:
             retry_after = max(1, round(retry.retry_delay.ToTimedelta().total_seconds()))
         elif detail.Unpack(info) and info.domain == ERROR_DOMAIN:
             reason = info.reason
-    return RichDetails(reason, field, retry_after)
+    return _RichDetails(reason, field, retry_after)
