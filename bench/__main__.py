@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run with tiny sizes, not a measurement")
     parser.add_argument("--results-dir", type=Path, default=BenchPaths().results_dir)
     parser.add_argument(
-        "--budget-minutes", type=float, default=14.0, help="text visits due after this are skipped (default 14)"
+        "--budget-minutes", type=float, default=14.0, help="text visits that would end later are skipped (default 14)"
     )
     args = parser.parse_args()
     # SIGTERM unwinds like Ctrl-C, so every system the bench started is stopped on the way out.

@@ -50,6 +50,12 @@ class TextSuiteResult:
     busy: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     startup_seconds: dict[str, list[float]] = field(default_factory=dict)
+    visit_seconds: dict[str, list[float]] = field(default_factory=dict)
+
+    def fits(self, system: str, budget: Budget) -> bool:
+        """Whether a visit of `system` can end within `budget`, judged by its latest visit (any, if none yet)."""
+        earlier = self.visit_seconds.get(system) or [0.0]
+        return budget.left > earlier[-1]
 
     def rounds_of(self, system: str, concurrency: int) -> list[LoadResult]:
         """The measured rounds (screening excluded) of a system at a concurrency."""
@@ -132,6 +138,7 @@ class _Runner:
             suite.engines[visit.system] = running.engine
             await self._warm_up(visit, running)
             results = [await self._measure(visit, running, concurrency) for concurrency in visit.concurrencies]
+        suite.visit_seconds.setdefault(visit.system, []).append(time.perf_counter() - started)
         return results
 
     async def _warm_up(self, visit: _Visit, running: RunningSystem) -> None:
@@ -203,7 +210,7 @@ async def _screen(
             if len(screened[name]) == 1 or index >= len(screened[name]):
                 continue
             config = screened[name][index]
-            if budget.left <= 0 and config != DEFAULTS:
+            if config != DEFAULTS and not suite.fits(name, budget):
                 suite.skipped.append(f"screening {name} [{config.label}]")
                 progress.say(f"text: skipping {name} [{config.label}]: over the screening's share of the budget")
                 continue
@@ -215,7 +222,7 @@ async def _screen(
 
 
 async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, progress: Progress) -> TextSuiteResult:
-    """The screening, then the rounds; visits due after the budget are skipped (and listed)."""
+    """The screening, then the rounds; a visit that would not end within the budget is skipped (and listed)."""
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
     cores = usable_cores()
     suite = TextSuiteResult(plan=asdict(plan), cores=cores)
@@ -239,7 +246,7 @@ async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, prog
             order = _rotated(list(starts), index)
             suite.orders.append(order)
             for name in order:
-                if budget.left <= 0:
+                if not suite.fits(name, budget):
                     suite.skipped.append(f"round {index + 1}: {name}")
                     progress.say(f"text: skipping {name} in round {index + 1}: over the run's time budget")
                     continue
