@@ -53,7 +53,8 @@ class TextSuiteResult:
     visit_seconds: dict[str, list[float]] = field(default_factory=dict)
 
     def fits(self, system: str, budget: Budget) -> bool:
-        """Whether a visit of `system` can end within `budget`, judged by its latest visit (any, if none yet)."""
+        """Whether a visit of `system` can end within `budget`, judged by its latest visit (a first visit only
+        needs some time left)."""
         earlier = self.visit_seconds.get(system) or [0.0]
         return budget.left > earlier[-1]
 
