@@ -1,4 +1,4 @@
-"""`hearth status`: health, model, device, dtype and queue of each service, from the gateway or over gRPC."""
+"""`hearth status`: health, model, engine, device, dtype and queue of each service, from the gateway or over gRPC."""
 
 import json
 
@@ -24,6 +24,9 @@ def test_status_json_has_one_ready_row_per_service(gateway: GatewayProcess) -> N
     assert set(rows) == {"gateway", "text", "image"}
     assert all(row["ready"] for row in rows.values())
     assert rows["text"]["device"] == "cpu"
+    assert rows["text"]["engine"] == "openvino-continuous-batching", "auto serves the embedded GGUF on OpenVINO"
+    assert rows["text"]["detail"]["engine"] == rows["text"]["engine"], "the gateway's /health names it"
+    assert rows["image"]["engine"] == "StableDiffusionPipeline"
     assert rows["image"]["queued"] == 0
 
 
@@ -40,5 +43,6 @@ def test_status_over_grpc_asks_each_service_directly(
     assert image_row["model"] == DIR_NAME
     assert text_row["dtype"]
     assert image_row["dtype"]
+    assert text_row["engine"] == "openvino-continuous-batching"
     assert text_row["active"] == 0
     assert image_row["queued"] == 0
