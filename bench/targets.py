@@ -3,7 +3,8 @@
 A target whose inputs were not measured in this run (a suite not run, a system missing) shows as not
 measured rather than PASS or FAIL; a figure with invalid rounds of Hearth (answers with the wrong token
 count or finish reason) FAILs. A text run on a busy machine gives NO VERDICT for every text target: its
-numbers are kept, but a reader rerunning it on a quiet machine could get others.
+numbers are kept, but a reader rerunning it on a quiet machine could get others. So does a comparison with
+a peer whose screening the time budget cut short: its best configuration may not have been tried.
 """
 
 from collections.abc import Callable
@@ -32,7 +33,7 @@ class TargetCheck:
         if self.passed is None:
             return "not measured"
         if self.no_verdict:
-            return f"NO VERDICT (machine busy: {self.no_verdict})"
+            return f"NO VERDICT ({self.no_verdict})"
         return "PASS" if self.passed else "FAIL"
 
 
@@ -100,8 +101,11 @@ def text_checks(suite: TextSuiteResult) -> list[TargetCheck]:
             1.4,
         ),
     ]
-    for check in checks:
-        check.no_verdict = suite.busy_summary
+    for check, peer in zip(checks, (PEER, None, OPENVINO, None, None, None), strict=True):
+        if suite.busy_summary:
+            check.no_verdict = f"machine busy: {suite.busy_summary}"
+        elif peer and suite.screening_cut_short(peer):
+            check.no_verdict = f"{peer} not screened in every configuration"
     return checks
 
 

@@ -65,6 +65,9 @@ class TextSuiteResult:
     def screening(self, system: str) -> list[LoadResult]:
         return [r for r in self.results if r.system == system and r.round == SCREENING]
 
+    def screening_cut_short(self, peer: str) -> bool:
+        return any(skipped.startswith(f"screening {peer} [") for skipped in self.skipped)
+
     def spread(self, system: str, concurrency: int, metric: str) -> Spread:
         return spread(self.rounds_of(system, concurrency), metric)
 
