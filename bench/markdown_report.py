@@ -41,6 +41,7 @@ def _conditions(suite: TextSuiteResult) -> str:
         "Machine: " + (f"BUSY in {suite.busy_summary}" if suite.busy else "quiet for every measurement") + ".",
     ]
     lines += [f"- busy: {reason}" for reason in suite.busy]
+    lines += [f"- failed while warming up: {failure}" for failure in suite.warm_up_failures]
     if suite.skipped:
         lines.append("Skipped (time budget): " + ", ".join(suite.skipped) + ".")
     return "\n".join(lines)

@@ -51,6 +51,7 @@ class TextSuiteResult:
     skipped: list[str] = field(default_factory=list)
     startup_seconds: dict[str, list[float]] = field(default_factory=dict)
     visit_seconds: dict[str, list[float]] = field(default_factory=dict)
+    warm_up_failures: list[str] = field(default_factory=list)
 
     def fits(self, system: str, budget: Budget) -> bool:
         """Whether a visit of `system` can end within `budget`, judged by its latest visit (a first visit only
@@ -140,21 +141,23 @@ class _Runner:
         async with visit.start(self.paths, visit.config) as running:
             suite.startup_seconds.setdefault(visit.system, []).append(time.perf_counter() - started)
             suite.engines[visit.system] = running.engine
-            await self._warm_up(visit, running)
+            await self._warm_up(visit, running, suite)
             results = [await self._measure(visit, running, concurrency) for concurrency in visit.concurrencies]
         suite.visit_seconds.setdefault(visit.system, []).append(time.perf_counter() - started)
         return results
 
-    async def _warm_up(self, visit: _Visit, running: RunningSystem) -> None:
+    async def _warm_up(self, visit: _Visit, running: RunningSystem, suite: TextSuiteResult) -> None:
         """One unmeasured burst at every concurrency the visit measures: the first burst of a size can be much
         slower (lazy initialisation, kernels for new shapes), and that is not the speed a running service
-        gives. Every system gets the same bursts, whatever warm-up it does by itself."""
-        name = visit.system
+        gives. Every system gets the same bursts, whatever warm-up it does by itself. A failed answer here is
+        reported, and the measurements go on: their own checks then mark the rounds invalid."""
         for streams in dict.fromkeys((1, *visit.concurrencies)):
             warm = await drive(running.client, self.plan.prompt, self.plan.max_new_tokens, streams, None, 1.0, 600)
             failures = [r.error for r in warm.records if not r.ok]
             if failures:
-                raise RuntimeError(f"{name} failed while warming up: {failures[0]}")
+                failure = f"{visit.system} [{visit.config_label}] @{streams}: {failures[0]}"
+                suite.warm_up_failures.append(failure)
+                self.progress.say(f"text: failed while warming up: {failure}")
 
     async def _measure(self, visit: _Visit, running: RunningSystem, concurrency: int) -> LoadResult:
         plan = self.plan
