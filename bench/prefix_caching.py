@@ -32,7 +32,9 @@ MAX_NEW_TOKENS = 16
 async def _one(stub: pb_grpc.TextGenerationServiceStub, question: str) -> tuple[float, int]:
     """Time to the first token and tokens received, for one chat request."""
     messages = [pb.ChatMessage(role="system", content=SYSTEM_PROMPT), pb.ChatMessage(role="user", content=question)]
-    request = pb.GenerateStreamRequest(messages=messages, sampling=pb.SamplingParams(max_new_tokens=MAX_NEW_TOKENS))
+    request = pb.GenerateStreamRequest(
+        params=pb.TextParams(messages=messages, sampling=pb.SamplingParams(max_new_tokens=MAX_NEW_TOKENS))
+    )
     started = time.perf_counter()
     first = None
     tokens = 0

@@ -71,7 +71,9 @@ class GrpcTextClient(_PerStreamClient):
 
     async def stream(self, prompt: str, max_new_tokens: int) -> StreamRecord:
         request = text_service_pb2.GenerateStreamRequest(
-            prompt=prompt, sampling=text_service_pb2.SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
+            params=text_service_pb2.TextParams(
+                prompt=prompt, sampling=text_service_pb2.SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
+            )
         )
         record = StreamRecord()
         try:

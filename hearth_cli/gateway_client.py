@@ -20,7 +20,7 @@ from hearth_cli.messages import (
     ImageRequest,
     ImageResult,
     ServiceStatus,
-    TextDelta,
+    TextChunk,
     TextDone,
     TextEvent,
     TextRequest,
@@ -192,7 +192,7 @@ class GatewayClient:
 def _text_events(events: Iterator[ServerSentEvent]) -> Iterator[TextEvent]:
     for event in events:
         if event.event == "token":
-            yield TextDelta(event.json()["text"])
+            yield TextChunk(event.json()["text"])
         elif event.event == "done":
             body = event.json()
             yield TextDone(body.get("finish_reason", ""), body.get("usage") or {}, body.get("timings") or {})
@@ -217,7 +217,7 @@ def _chat_events(events: Iterator[ServerSentEvent]) -> Iterator[TextEvent]:
         for choice in chunk.get("choices", []):
             content = (choice.get("delta") or {}).get("content")
             if content:
-                yield TextDelta(content)
+                yield TextChunk(content)
             finish_reason = choice.get("finish_reason") or finish_reason
     raise HearthError("the gateway ended the stream before it was done", EXIT_UNAVAILABLE)
 

@@ -22,7 +22,7 @@ from hearth_cli.messages import (
     ImageRequest,
     ImageResult,
     ServiceStatus,
-    TextDelta,
+    TextChunk,
     TextDone,
     TextEvent,
     TextRequest,
@@ -96,9 +96,10 @@ class GrpcClient:
         if request.chat:
             messages = [text_pb.ChatMessage(role="system", content=request.system)] if request.system else []
             messages.append(text_pb.ChatMessage(role="user", content=request.prompt))
-            message = text_pb.GenerateStreamRequest(messages=messages, sampling=sampling)
+            params = text_pb.TextParams(messages=messages, sampling=sampling)
         else:
-            message = text_pb.GenerateStreamRequest(prompt=request.prompt, sampling=sampling)
+            params = text_pb.TextParams(prompt=request.prompt, sampling=sampling)
+        message = text_pb.GenerateStreamRequest(params=params)
         stub = text_grpc.TextGenerationServiceStub(self._channel)
         with self._stream(lambda: stub.GenerateStream(message)) as call:
             yield self._text_events(call)
@@ -107,7 +108,7 @@ class GrpcClient:
         try:
             for reply in call:
                 if reply.text:
-                    yield TextDelta(reply.text)
+                    yield TextChunk(reply.text)
                 if reply.finish_reason:
                     reason = FINISH_REASONS.get(reply.finish_reason, "unknown")
                     usage = {

@@ -23,7 +23,7 @@ class TextRequest:
 
 
 @dataclass(frozen=True)
-class TextDelta:
+class TextChunk:
     """New text since the previous delta."""
 
     text: str
@@ -38,7 +38,7 @@ class TextDone:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-TextEvent = TextDelta | TextDone
+TextEvent = TextChunk | TextDone
 
 
 @dataclass(frozen=True)

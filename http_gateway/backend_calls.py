@@ -25,7 +25,6 @@ from http_gateway.gateway_state import GatewayState
 from http_gateway.request_tracking import request_id_of, route_of, started_at
 
 Message = TypeVar("Message")
-TextRequest = TypeVar("TextRequest", text_pb2.GenerateRequest, text_pb2.GenerateStreamRequest)
 
 
 class OpenedStream(Generic[Message]):
@@ -118,26 +117,26 @@ class TextCalls(_BackendCalls):
         self._first_token_seen = False
         self._calls_made = 0
 
-    def _with_next_id(self, request: TextRequest) -> TextRequest:
-        """A copy of ``request`` with the request's id for its first call, then ``<id>-1``, ``<id>-2``…
+    def _next_id(self) -> str:
+        """The request's id for its first call, then ``<id>-1``, ``<id>-2``…
 
         The text engine refuses two requests in flight with one id, and n choices are n requests.
         """
-        sent = type(request)()
-        sent.CopyFrom(request)
-        sent.request_id = self.request_id + (f"-{self._calls_made}" if self._calls_made else "")
+        request_id = self.request_id + (f"-{self._calls_made}" if self._calls_made else "")
         self._calls_made += 1
-        return sent
+        return request_id
 
-    async def generate(self, request: text_pb2.GenerateRequest) -> text_pb2.GenerateResponse:
-        reply: text_pb2.GenerateResponse = await self._unary(self._stub.Generate, self._with_next_id(request))
+    async def generate(self, params: text_pb2.TextParams) -> text_pb2.GenerateResponse:
+        request = text_pb2.GenerateRequest(params=params, request_id=self._next_id())
+        reply: text_pb2.GenerateResponse = await self._unary(self._stub.Generate, request)
         self._metrics.time_to_first_token.labels(self._route).observe(reply.timings.time_to_first_token_seconds)
         self._count_usage(reply.usage)
         return reply
 
-    async def stream(self, request: text_pb2.GenerateStreamRequest) -> OpenedStream[text_pb2.GenerateStreamResponse]:
+    async def stream(self, params: text_pb2.TextParams) -> OpenedStream[text_pb2.GenerateStreamResponse]:
         """Opens the stream; admission errors raise here as ApiError, later ones while reading it."""
-        return await self._open_stream(self._stub.GenerateStream, self._with_next_id(request), self._observe)
+        request = text_pb2.GenerateStreamRequest(params=params, request_id=self._next_id())
+        return await self._open_stream(self._stub.GenerateStream, request, self._observe)
 
     def _observe(self, message: text_pb2.GenerateStreamResponse) -> None:
         if message.token_ids and not self._first_token_seen:

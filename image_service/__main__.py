@@ -9,8 +9,8 @@ import asyncio
 
 from pydantic_settings import CliApp
 
-from image_service.server import serve
 from image_service.settings import ImageSettings
+from image_service.startup import serve
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ class InternalError(RequestError):
 
 
 @dataclass(frozen=True)
-class BatchingOptions:
+class ImageBatching:
     """How the engine groups requests into pipeline calls."""
 
     max_batch_images: int
@@ -48,7 +48,7 @@ class BatchingOptions:
 
 
 @dataclass(frozen=True)
-class EngineStats:
+class ImageStats:
     """Live counts, for GetModelInfo and tests."""
 
     active_requests: int
@@ -62,7 +62,7 @@ class EngineStats:
 class ImageEngine:
     """Accepts requests from the event loop and runs them on its own worker thread."""
 
-    def __init__(self, loaded: LoadedPipeline, catalog: SchedulerCatalog, batching: BatchingOptions) -> None:
+    def __init__(self, loaded: LoadedPipeline, catalog: SchedulerCatalog, batching: ImageBatching) -> None:
         self.loaded = loaded
         self.catalog = catalog
         self.batching = batching
@@ -112,9 +112,9 @@ class ImageEngine:
         if self._queue.discard(job):
             self._count_finished(job, "cancelled")
 
-    def stats(self) -> EngineStats:
+    def stats(self) -> ImageStats:
         with self._lock:
-            return EngineStats(
+            return ImageStats(
                 active_requests=self._active,
                 queued_requests=len(self._queue),
                 finished_requests=self._finished,

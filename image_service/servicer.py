@@ -21,7 +21,7 @@ from image_service.encoding import encode_image, parameters_text
 from image_service.engine import ImageEngine, InternalError
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
-from image_service.request_validation import RequestValidator
+from image_service.validation import RequestValidator
 from serving_core.request_errors import Cancelled, DeadlineExceeded, NotReady, RequestError, abort_with
 from serving_core.structured_logging import log_fields
 

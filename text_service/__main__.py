@@ -13,9 +13,9 @@ import logging
 
 from pydantic_settings import CliApp
 
-from text_service.model_loading import ModelLoadError
-from text_service.service import serve
+from text_service.loading import ModelLoadError
 from text_service.settings import TextSettings
+from text_service.startup import serve
 
 
 def main() -> None:

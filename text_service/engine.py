@@ -72,7 +72,7 @@ EngineEvent = TextDelta | Completion
 
 
 @dataclass(frozen=True)
-class BatchingSettings:
+class TextBatching:
     """How many requests share a forward pass, how many may wait, and how big the KV cache is (every engine)."""
 
     max_batch_size: int

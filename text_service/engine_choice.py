@@ -13,12 +13,12 @@ from transformers import PreTrainedTokenizerBase
 
 from serving_core.torch_device import resolve_device
 from text_service import transformers_internals as internals
-from text_service.continuous_batching_engine import ContinuousBatchingEngine
-from text_service.engine import BatchingSettings, TextEngine
-from text_service.model_loading import load_model
+from text_service.engine import TextBatching, TextEngine
+from text_service.loading import load_model
 from text_service.openvino_engine import OpenVINOEngine
 from text_service.openvino_loading import load_openvino, openvino_reads
 from text_service.settings import TextSettings
+from text_service.transformers_engine import TransformersEngine
 
 EngineName = Literal["openvino", "transformers"]
 
@@ -42,8 +42,8 @@ class LoadedEngine:
     context_length: int
 
 
-def batching_settings(settings: TextSettings) -> BatchingSettings:
-    return BatchingSettings(
+def batching_settings(settings: TextSettings) -> TextBatching:
+    return TextBatching(
         max_batch_size=settings.max_batch_size,
         max_queue=settings.max_queue,
         max_batch_tokens=settings.max_batch_tokens,
@@ -73,4 +73,4 @@ def load_engine(settings: TextSettings) -> LoadedEngine:
         return LoadedEngine(engine, model.tokenizer, facts, model.context_length)
     loaded = load_model(settings)
     facts = ModelFacts(loaded.model_id, str(loaded.dtype).removeprefix("torch."), str(loaded.device))
-    return LoadedEngine(ContinuousBatchingEngine(loaded, batching), loaded.tokenizer, facts, loaded.context_length)
+    return LoadedEngine(TransformersEngine(loaded, batching), loaded.tokenizer, facts, loaded.context_length)

@@ -16,7 +16,7 @@ from tokenizers import Tokenizer
 
 from serving_core.out_of_memory import is_out_of_memory
 from serving_core.request_errors import InvalidField, NotReady, OutOfDeviceMemory, QueueFull, RequestError
-from text_service.engine import BatchingSettings, Completion, EngineEvent, EngineRequest, FinishReason, TextDelta
+from text_service.engine import Completion, EngineEvent, EngineRequest, FinishReason, TextBatching, TextDelta
 from text_service.text_stream import StopAwareDetokenizer
 
 TicketT = TypeVar("TicketT")
@@ -40,7 +40,7 @@ class LiveRequest(Generic[TicketT]):
 class LiveRequests(Generic[TicketT]):
     """The requests in flight, bounded by the batch plus the queue, and the counters GetModelInfo reports."""
 
-    def __init__(self, tokenizer: Tokenizer, eos_token_ids: set[int], batching: BatchingSettings) -> None:
+    def __init__(self, tokenizer: Tokenizer, eos_token_ids: set[int], batching: TextBatching) -> None:
         self._tokenizer = tokenizer
         self._eos = eos_token_ids
         self._batching = batching

@@ -26,7 +26,6 @@ from tokenizers import Tokenizer
 from serving_core.request_errors import NotReady, RequestError
 from serving_core.structured_logging import log_fields
 from text_service.engine import (
-    BatchingSettings,
     Completion,
     DecodeSteps,
     EngineDescription,
@@ -34,10 +33,11 @@ from text_service.engine import (
     EngineRequest,
     EngineStats,
     FinishReason,
+    TextBatching,
     TextEngine,
 )
 from text_service.live_requests import LiveRequests, generation_error
-from text_service.model_loading import ModelLoadError
+from text_service.loading import ModelLoadError
 from text_service.openvino_worker import Add, Cancel, LoadFailed, PipelineSpec, Ready, Step, Stop, run_worker
 
 logger = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ class OpenVINOEngine(TextEngine):
         spec: PipelineSpec,
         tokenizer: Tokenizer,
         eos: set[int],
-        batching: BatchingSettings,
+        batching: TextBatching,
     ) -> None:
         self._worker = worker
         self._spec = spec

@@ -10,13 +10,13 @@ import time
 from dataclasses import dataclass
 from math import ceil
 from pathlib import Path
-from typing import Any
 
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
 from serving_core.structured_logging import log_fields
-from text_service.engine import BatchingSettings
-from text_service.model_loading import (
+from text_service.engine import TextBatching
+from text_service.gguf_metadata import read_metadata
+from text_service.loading import (
     ModelLoadError,
     eos_token_ids,
     fit_context,
@@ -58,20 +58,15 @@ class _GGUFFacts:
 
 
 def _gguf_facts(path: Path) -> _GGUFFacts:
-    """The few metadata keys the service needs, read without converting the whole file."""
-    from gguf import GGUFReader
-
-    fields = GGUFReader(path).fields
-
-    def value(key: str) -> Any:
-        field = fields.get(key)
-        return field.contents() if field is not None else None
-
-    architecture = str(value("general.architecture") or "")
+    """The architecture, context length and end-of-sequence id, from the header alone (gguf_metadata says why)."""
+    context_keys = {f"{architecture}.context_length" for architecture in GGUF_ARCHITECTURES}
+    found = read_metadata(path, {"general.architecture", "tokenizer.ggml.eos_token_id", *context_keys})
+    architecture = str(found.get("general.architecture", ""))
+    eos = found.get("tokenizer.ggml.eos_token_id")
     return _GGUFFacts(
         architecture=architecture,
-        context_length=int(value(f"{architecture}.context_length") or 0),
-        eos_token_id=value("tokenizer.ggml.eos_token_id"),
+        context_length=int(found.get(f"{architecture}.context_length", 0)),
+        eos_token_id=int(eos) if eos is not None else None,
     )
 
 
@@ -101,7 +96,7 @@ def engine_threads(configured: int) -> int:
     return configured or usable_cores()
 
 
-def pipeline_spec(settings: TextSettings, batching: BatchingSettings, threads: int) -> PipelineSpec:
+def pipeline_spec(settings: TextSettings, batching: TextBatching, threads: int) -> PipelineSpec:
     return PipelineSpec(
         model_path=settings.model,
         device=_pipeline_device(settings.device),
@@ -125,7 +120,7 @@ def _read_prompt_side(path: Path) -> tuple[PreTrainedTokenizerBase, int, tuple[i
     return tokenizer, facts.context_length, tuple(sorted(eos))
 
 
-def load_openvino(settings: TextSettings, batching: BatchingSettings) -> OpenVINOModel:
+def load_openvino(settings: TextSettings, batching: TextBatching) -> OpenVINOModel:
     """Reads the tokenizer and starts the worker that builds the pipeline; blocking, so run it off the event loop."""
     started = time.perf_counter()
     path = Path(settings.model)

@@ -77,24 +77,17 @@ async def create_chat_completion(
     messages = _messages(body)
     completion_id = f"chatcmpl-{calls.request_id}"
     created, model = int(time.time()), text_model_name(state, body.model)
+    max_tokens = body.max_completion_tokens or body.max_tokens
+    params = [
+        text_pb2.TextParams(messages=messages, sampling=openai_sampling(body, max_tokens, choice))
+        for choice in range(body.n)
+    ]
     if body.stream:
-        requests = [
-            text_pb2.GenerateStreamRequest(
-                messages=messages, sampling=openai_sampling(body, body.max_completion_tokens or body.max_tokens, choice)
-            )
-            for choice in range(body.n)
-        ]
-        streams = await cancel_on_disconnect(request, open_choices(calls, requests))
+        streams = await cancel_on_disconnect(request, open_choices(calls, params))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         chunks = _chunks(streams, _ChunkMaker(completion_id, created, model, include_usage))
         return event_stream(request, state, chunks, streams, error_event=None)
-    unary = [
-        text_pb2.GenerateRequest(
-            messages=messages, sampling=openai_sampling(body, body.max_completion_tokens or body.max_tokens, choice)
-        )
-        for choice in range(body.n)
-    ]
-    replies = await cancel_on_disconnect(request, generate_choices(calls, unary))
+    replies = await cancel_on_disconnect(request, generate_choices(calls, params))
     return ChatCompletionResponse(
         id=completion_id,
         created=created,

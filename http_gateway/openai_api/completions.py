@@ -53,24 +53,18 @@ async def create_completion(
     jobs = [(prompt, choice) for prompt in _prompts(body) for choice in range(body.n)]
     completion_id = f"cmpl-{calls.request_id}"
     created, model = int(time.time()), text_model_name(state, body.model)
-    if body.stream:
-        requests = [
-            text_pb2.GenerateStreamRequest(
-                prompt=prompt, sampling=openai_sampling(body, body.max_tokens, choice), include_prompt=body.echo
-            )
-            for prompt, choice in jobs
-        ]
-        streams = await cancel_on_disconnect(request, open_choices(calls, requests))
-        include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = _chunks(streams, completion_id, created, model, body.n, include_usage)
-        return event_stream(request, state, chunks, streams, error_event=None)
-    unary = [
-        text_pb2.GenerateRequest(
+    params = [
+        text_pb2.TextParams(
             prompt=prompt, sampling=openai_sampling(body, body.max_tokens, choice), include_prompt=body.echo
         )
         for prompt, choice in jobs
     ]
-    replies = await cancel_on_disconnect(request, generate_choices(calls, unary))
+    if body.stream:
+        streams = await cancel_on_disconnect(request, open_choices(calls, params))
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        chunks = _chunks(streams, completion_id, created, model, body.n, include_usage)
+        return event_stream(request, state, chunks, streams, error_event=None)
+    replies = await cancel_on_disconnect(request, generate_choices(calls, params))
     return CompletionResponse(
         id=completion_id,
         created=created,

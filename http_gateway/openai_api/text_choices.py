@@ -63,16 +63,16 @@ async def _all(awaitables: Sequence[Awaitable[Result]]) -> list[Result]:
         raise
 
 
-async def generate_choices(calls: TextCalls, requests: Sequence[text_pb2.GenerateRequest]) -> list[Any]:
-    """Every request's unary reply, in order; the first failure cancels the rest."""
-    return await _all([calls.generate(request) for request in requests])
+async def generate_choices(calls: TextCalls, choices: Sequence[text_pb2.TextParams]) -> list[Any]:
+    """Every choice's unary reply, in order; the first failure cancels the rest."""
+    return await _all([calls.generate(params) for params in choices])
 
 
 async def open_choices(
-    calls: TextCalls, requests: Sequence[text_pb2.GenerateStreamRequest]
+    calls: TextCalls, choices: Sequence[text_pb2.TextParams]
 ) -> list[OpenedStream[text_pb2.GenerateStreamResponse]]:
-    """Opens every stream; if one is refused, those already open are cancelled."""
-    tasks = [asyncio.ensure_future(calls.stream(request)) for request in requests]
+    """Opens every choice's stream; if one is refused, those already open are cancelled."""
+    tasks = [asyncio.ensure_future(calls.stream(params)) for params in choices]
     try:
         return list(await asyncio.gather(*tasks))
     except BaseException:

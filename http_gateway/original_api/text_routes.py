@@ -49,16 +49,11 @@ async def generate_text(
 ) -> TextResponse | EventSourceResponse:
     """Continues ``prompt``; ``generated_text`` starts with the prompt unless include_prompt is false."""
     calls = TextCalls(state, request)
+    params = text_pb2.TextParams(prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt)
     if body.stream:
-        stream_request = text_pb2.GenerateStreamRequest(
-            prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt
-        )
-        stream = await cancel_on_disconnect(request, calls.stream(stream_request))
+        stream = await cancel_on_disconnect(request, calls.stream(params))
         return event_stream(request, state, _text_events(stream), [stream], error_event="error")
-    unary_request = text_pb2.GenerateRequest(
-        prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt
-    )
-    reply = await cancel_on_disconnect(request, calls.generate(unary_request))
+    reply = await cancel_on_disconnect(request, calls.generate(params))
     return TextResponse(
         generated_text=reply.text,
         finish_reason=finish_reason_name(reply.finish_reason),

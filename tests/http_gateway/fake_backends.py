@@ -84,11 +84,10 @@ async def refuse_out_of_range(checks: list[tuple[str, bool]], context: grpc.aio.
 
 
 def _command(request: object) -> str:
-    if getattr(request, "messages", None):
-        return request.messages[-1].content
-    if hasattr(request, "params"):
-        return request.params.prompt
-    return request.prompt
+    fields = getattr(request, "params", request)
+    if getattr(fields, "messages", None):
+        return fields.messages[-1].content
+    return fields.prompt
 
 
 class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
@@ -99,7 +98,8 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
         self.log = CallLog()
 
     async def _words(self, request: text_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> list[str]:
-        count = request.sampling.max_new_tokens if request.sampling.HasField("max_new_tokens") else 100
+        sampling = request.params.sampling
+        count = sampling.max_new_tokens if sampling.HasField("max_new_tokens") else 100
         checks = [("sampling.max_new_tokens", 1 <= count <= MAX_NEW_TOKENS), ("prompt", bool(_command(request)))]
         await refuse_out_of_range(checks, context)
         return [f" w{index}" for index in range(count)]
@@ -117,7 +117,7 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
                 await asyncio.sleep(3600)
             if command == "slow":
                 await asyncio.sleep(SLOW_SECONDS * len(words))
-            prefix = request.prompt if request.include_prompt else ""
+            prefix = request.params.prompt if request.params.include_prompt else ""
             return text_pb2.GenerateResponse(
                 text=prefix + "".join(words),
                 token_ids=list(range(len(words))),
@@ -133,8 +133,8 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
                 await abort_for(command, context)
             words = await self._words(request, context)
             request_id = request.request_id or self.name
-            if request.include_prompt:
-                yield text_pb2.GenerateStreamResponse(text=request.prompt, request_id=request_id)
+            if request.params.include_prompt:
+                yield text_pb2.GenerateStreamResponse(text=request.params.prompt, request_id=request_id)
             for index, word in enumerate(words):
                 if command == "midfail" and index == 2:
                     await abort_for("fail:INTERNAL:reason=INTERNAL", context)

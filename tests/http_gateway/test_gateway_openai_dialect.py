@@ -28,7 +28,7 @@ async def test_completion_whole_and_streamed_agree(sdk: openai.AsyncOpenAI, fake
     assert (whole.model, whole.object, whole.choices[0].text) == ("fake-text", "text_completion", " w0 w1 w2 w3")
     assert whole.choices[0].finish_reason == "length"
     assert (whole.usage.prompt_tokens, whole.usage.completion_tokens) == (3, 4)
-    assert fake_text.log.requests[-1].sampling.temperature == 0
+    assert fake_text.log.requests[-1].params.sampling.temperature == 0
     stream = await sdk.completions.create(
         model="any", prompt="Hello", max_tokens=4, stream=True, stream_options={"include_usage": True}
     )
@@ -40,7 +40,7 @@ async def test_completion_whole_and_streamed_agree(sdk: openai.AsyncOpenAI, fake
 
 async def test_completion_defaults_follow_openai(sdk: openai.AsyncOpenAI, fake_text: FakeBackend) -> None:
     await sdk.completions.create(model="any", prompt="Hello")
-    sampling = fake_text.log.requests[-1].sampling
+    sampling = fake_text.log.requests[-1].params.sampling
     assert (sampling.max_new_tokens, sampling.temperature) == (16, 1.0)
 
 
@@ -53,7 +53,7 @@ async def test_several_prompts_and_choices_with_echo(sdk: openai.AsyncOpenAI, fa
         (3, "B w0"),
     ]
     sent = fake_text.log.requests[-4:]
-    assert sorted(request.sampling.seed for request in sent) == [10, 10, 11, 11]
+    assert sorted(request.params.sampling.seed for request in sent) == [10, 10, 11, 11]
     assert len({request.request_id for request in sent}) == 4, "the text engine refuses duplicate ids"
     assert (reply.usage.prompt_tokens, reply.usage.completion_tokens) == (6, 4)
 
@@ -67,8 +67,8 @@ async def test_chat_whole_and_streamed_agree(sdk: openai.AsyncOpenAI, fake_text:
     assert whole.choices[0].message.role == "assistant"
     assert whole.choices[0].message.content == " w0 w1 w2"
     sent = fake_text.log.requests[-1]
-    assert [(m.role, m.content) for m in sent.messages] == [("system", "Be brief."), ("user", "Hi\nthere")]
-    assert sent.prompt == ""
+    assert [(m.role, m.content) for m in sent.params.messages] == [("system", "Be brief."), ("user", "Hi\nthere")]
+    assert sent.params.prompt == ""
     stream = await sdk.chat.completions.create(
         model="any", messages=messages, max_tokens=3, stream=True, stream_options={"include_usage": True}
     )

@@ -22,9 +22,9 @@ async def test_original_text_body_gives_original_shape_and_defaults(
     assert body["finish_reason"] == "length"
     assert body["usage"]["completion_tokens"] == 100
     sent = fake_text.log.requests[-1]
-    assert sent.include_prompt
-    assert sent.sampling.max_new_tokens == 100
-    assert abs(sent.sampling.temperature - 0.7) < 1e-6
+    assert sent.params.include_prompt
+    assert sent.params.sampling.max_new_tokens == 100
+    assert abs(sent.params.sampling.temperature - 0.7) < 1e-6
 
 
 async def test_do_sample_false_is_greedy_and_extra_fields_reach_the_contract(
@@ -44,7 +44,7 @@ async def test_do_sample_false_is_greedy_and_extra_fields_reach_the_contract(
     }
     response = await client.post("/generate-text", json=body)
     assert response.json()["generated_text"] == " w0 w1 w2 w3 w4"
-    sampling = fake_text.log.requests[-1].sampling
+    sampling = fake_text.log.requests[-1].params.sampling
     assert sampling.temperature == 0
     assert (sampling.seed, list(sampling.stop), sampling.top_k) == (2**64 - 1, ["\n\n"], 40)
     assert abs(sampling.top_p - 0.9) < 1e-6

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from image_service.engine import BatchingOptions, ImageEngine
+from image_service.engine import ImageBatching, ImageEngine
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
 from image_service.pipeline_loading import LoadedPipeline, load_pipeline
@@ -38,7 +38,7 @@ def unet_calls(loaded: LoadedPipeline, monkeypatch: pytest.MonkeyPatch) -> list[
 
 @pytest.fixture
 def engine(loaded: LoadedPipeline) -> Iterator[ImageEngine]:
-    batching = BatchingOptions(max_batch_images=8, batch_wait_seconds=0.3, max_queue=8)
+    batching = ImageBatching(max_batch_images=8, batch_wait_seconds=0.3, max_queue=8)
     engine = ImageEngine(loaded, SchedulerCatalog(loaded.pipeline.scheduler), batching)
     engine.start()
     yield engine

@@ -11,9 +11,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
-from image_service.request_validation import RequestDefaults, RequestLimits, RequestValidator
 from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
+from image_service.validation import ImageLimits, RequestDefaults, RequestValidator
 from tests.image_service.image_client import generate, image_params, image_stub
 from tests.service_processes import ServiceProcess, free_port, service_env
 
@@ -116,7 +116,7 @@ class BrokenEngine:
 async def test_a_bug_is_answered_internal_with_the_request_id(image_model_path: Path) -> None:
     catalog = SchedulerCatalog(PNDMScheduler.from_pretrained(image_model_path, subfolder="scheduler"))
     validator = RequestValidator(
-        RequestLimits(64, 2048, 8, 150, 8, 30.0, 4096), RequestDefaults(512, 512, 50, 7.5, "pndm"), catalog
+        ImageLimits(64, 2048, 8, 150, 8, 30.0, 4096), RequestDefaults(512, 512, 50, 7.5, "pndm"), catalog
     )
     servicer = ImageServicer()
     servicer.attach(BrokenEngine(), validator)  # type: ignore[arg-type]

@@ -12,8 +12,8 @@ from image_service.generation_params import GenerationParams
 from image_service.pipeline_call import CallInput, run_pipeline_call
 from image_service.pipeline_loading import ModelLoadError, load_pipeline
 from image_service.schedulers import SchedulerCatalog
-from image_service.server import request_defaults
 from image_service.settings import ImageSettings
+from image_service.startup import request_defaults
 from tests.image_service.tiny_sdxl import save_tiny_sdxl
 
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"

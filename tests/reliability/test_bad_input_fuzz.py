@@ -86,7 +86,11 @@ def _assert_idle(stub: Stub, request: object) -> None:
 def _assert_text_serves(stub: text_grpc.TextGenerationServiceStub) -> None:
     _assert_idle(stub, text_pb.GetModelInfoRequest())
     reply = stub.Generate(
-        text_pb.GenerateRequest(prompt=LONG_PROMPT, sampling=text_pb.SamplingParams(max_new_tokens=2, temperature=0)),
+        text_pb.GenerateRequest(
+            params=text_pb.TextParams(
+                prompt=LONG_PROMPT, sampling=text_pb.SamplingParams(max_new_tokens=2, temperature=0)
+            )
+        ),
         timeout=120,
     )
     assert reply.usage.completion_tokens == 2
@@ -173,6 +177,14 @@ TEXT_EDGES: dict[str, st.SearchStrategy] = {
 }
 
 
+def _text_request(
+    message_type: type[text_pb.GenerateRequest] | type[text_pb.GenerateStreamRequest], fields: dict
+) -> text_pb.GenerateRequest | text_pb.GenerateStreamRequest:
+    """A GenerateRequest or GenerateStreamRequest: request_id beside the TextParams, the rest inside them."""
+    params = text_pb.TextParams(**{name: value for name, value in fields.items() if name != "request_id"})
+    return message_type(params=params, request_id=fields.get("request_id", ""))
+
+
 @st.composite
 def text_requests(draw: st.DrawFn) -> dict:
     """The fields shared by GenerateRequest and GenerateStreamRequest: a tiny valid request, one or two bad."""
@@ -216,7 +228,7 @@ def image_params(draw: st.DrawFn) -> image_pb.ImageParams:
 def test_text_generate_answers_bad_fields_with_invalid_argument(
     text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub, fields: dict
 ) -> None:
-    _assert_ok_or_invalid_field(_error(text_stub.Generate, text_pb.GenerateRequest(**fields)))
+    _assert_ok_or_invalid_field(_error(text_stub.Generate, _text_request(text_pb.GenerateRequest, fields)))
     assert _running(text_service), text_service.log_tail()
     _assert_idle(text_stub, text_pb.GetModelInfoRequest())
 
@@ -227,7 +239,9 @@ def test_text_generate_answers_bad_fields_with_invalid_argument(
 def test_text_stream_answers_bad_fields_with_invalid_argument(
     text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub, fields: dict
 ) -> None:
-    _assert_ok_or_invalid_field(_stream_error(text_stub.GenerateStream, text_pb.GenerateStreamRequest(**fields)))
+    _assert_ok_or_invalid_field(
+        _stream_error(text_stub.GenerateStream, _text_request(text_pb.GenerateStreamRequest, fields))
+    )
     assert _running(text_service), text_service.log_tail()
     _assert_idle(text_stub, text_pb.GetModelInfoRequest())
 
@@ -304,7 +318,7 @@ def test_invalid_utf8_and_garbage_on_the_wire_are_invalid_argument(name: str, re
 def test_a_text_message_over_the_size_limit_is_resource_exhausted(
     text_service: ServiceProcess, text_stub: text_grpc.TextGenerationServiceStub
 ) -> None:
-    oversized = text_pb.GenerateRequest(prompt="a" * (17 * 2**20))  # the default limit is 16 MiB
+    oversized = text_pb.GenerateRequest(params=text_pb.TextParams(prompt="a" * (17 * 2**20)))  # the limit is 16 MiB
     error = _error(text_stub.Generate, oversized)
     assert error is not None
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED

@@ -19,10 +19,12 @@ from tests.service_processes import ServiceProcess
 
 STREAMS = 100
 AT_ONCE = 20
+# Long enough that a stream the service failed to cancel would still be running when the test looks.
 REQUEST = pb.GenerateStreamRequest(
-    prompt=LONG_PROMPT,
-    # Long enough that a stream the service failed to cancel would still be running when the test looks.
-    sampling=pb.SamplingParams(max_new_tokens=512, temperature=0),
+    params=pb.TextParams(
+        prompt=LONG_PROMPT,
+        sampling=pb.SamplingParams(max_new_tokens=512, temperature=0),
+    )
 )
 # Memory "within noise": allocator arenas and caches move by tens of MiB between runs on their own.
 RSS_NOISE_BYTES = 96 * 2**20
@@ -90,5 +92,7 @@ async def test_a_hundred_cancelled_streams_leave_no_request_and_no_memory_behind
         assert memory.memory_info().rss - baseline < RSS_NOISE_BYTES
 
         short = pb.SamplingParams(max_new_tokens=4, temperature=0)
-        reply = await stub.Generate(pb.GenerateRequest(prompt=LONG_PROMPT, sampling=short), timeout=120)
+        reply = await stub.Generate(
+            pb.GenerateRequest(params=pb.TextParams(prompt=LONG_PROMPT, sampling=short)), timeout=120
+        )
         assert reply.usage.completion_tokens > 0

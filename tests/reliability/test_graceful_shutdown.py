@@ -16,7 +16,9 @@ from tests.reliability.conftest import LONG_PROMPT, StartText
 
 STREAMS = 8
 TOKENS = 24
-REQUEST = pb.GenerateStreamRequest(prompt=LONG_PROMPT, sampling=pb.SamplingParams(max_new_tokens=TOKENS, temperature=0))
+REQUEST = pb.GenerateStreamRequest(
+    params=pb.TextParams(prompt=LONG_PROMPT, sampling=pb.SamplingParams(max_new_tokens=TOKENS, temperature=0))
+)
 
 
 async def _refused_after_signal(target: str) -> grpc.StatusCode | None:

@@ -48,7 +48,9 @@ async def test_text_service_refuses_what_its_queue_cannot_hold_and_completes_the
 ) -> None:
     service = start_text_service(HEARTH_TEXT_MAX_QUEUE="2", HEARTH_TEXT_MAX_BATCH_SIZE="2")
     request = text_pb.GenerateRequest(
-        prompt="Count from one to ten:", sampling=text_pb.SamplingParams(max_new_tokens=8, temperature=0)
+        params=text_pb.TextParams(
+            prompt="Count from one to ten:", sampling=text_pb.SamplingParams(max_new_tokens=8, temperature=0)
+        )
     )
 
     async with grpc.aio.insecure_channel(service.target) as channel:

@@ -12,7 +12,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from tests.conftest import session_service
 from tests.service_processes import ServiceProcess
-from text_service.model_loading import LoadedModel, load_model
+from text_service.loading import LoadedModel, load_model
 from text_service.settings import TextSettings
 
 ENGINES = ("openvino", "transformers")

@@ -113,14 +113,18 @@ def test_many_cancellations_leave_nothing_behind(text_service: ServiceProcess) -
             _cancel_after_first_token(stub, 64)
         idle_after = _wait_until_idle(stub)
         rss_after = process.memory_info().rss
-        still_serving = stub.Generate(pb.GenerateRequest(prompt="Hi", sampling=pb.SamplingParams(max_new_tokens=2)))
+        still_serving = stub.Generate(
+            pb.GenerateRequest(params=pb.TextParams(prompt="Hi", sampling=pb.SamplingParams(max_new_tokens=2)))
+        )
     assert idle_after.finished_requests - idle_before.finished_requests >= CANCELLATIONS
     assert rss_after - rss_before < RSS_NOISE_BYTES, (rss_before, rss_after)
     assert still_serving.usage.completion_tokens > 0
 
 
 def test_a_passed_deadline_ends_the_call_and_frees_the_request(text_service: ServiceProcess) -> None:
-    long_request = pb.GenerateRequest(messages=LONG_ESSAY, sampling=pb.SamplingParams(max_new_tokens=2000))
+    long_request = pb.GenerateRequest(
+        params=pb.TextParams(messages=LONG_ESSAY, sampling=pb.SamplingParams(max_new_tokens=2000))
+    )
     with text_stub(text_service.target) as stub:
         _wait_until_idle(stub)
         with pytest.raises(grpc.RpcError) as caught:

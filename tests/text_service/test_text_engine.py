@@ -8,17 +8,17 @@ import pytest
 import torch
 
 from serving_core.request_errors import NotReady, OutOfDeviceMemory, QueueFull
-from text_service.continuous_batching_engine import ContinuousBatchingEngine
-from text_service.engine import BatchingSettings, Completion, EngineRequest, FinishReason, SamplingOptions, TextDelta
-from text_service.model_loading import LoadedModel
+from text_service.engine import Completion, EngineRequest, FinishReason, SamplingOptions, TextBatching, TextDelta
+from text_service.loading import LoadedModel
+from text_service.transformers_engine import TransformersEngine
 
 PROMPT = "The old lighthouse keeper climbed the stairs and"
-SMALL = BatchingSettings(max_batch_size=8, max_queue=4, max_batch_tokens=256, kv_cache_tokens=2048)
+SMALL = TextBatching(max_batch_size=8, max_queue=4, max_batch_tokens=256, kv_cache_tokens=2048)
 
 
 @pytest.fixture
-async def engine(loaded_text_model: LoadedModel) -> AsyncIterator[ContinuousBatchingEngine]:
-    engine = ContinuousBatchingEngine(loaded_text_model, SMALL)
+async def engine(loaded_text_model: LoadedModel) -> AsyncIterator[TransformersEngine]:
+    engine = TransformersEngine(loaded_text_model, SMALL)
     engine.start()
     yield engine
     await engine.close()
@@ -29,7 +29,7 @@ def _prompt_ids(loaded: LoadedModel) -> list[int]:
 
 
 async def _run(
-    engine: ContinuousBatchingEngine, request_id: str, ids: list[int], sampling: SamplingOptions
+    engine: TransformersEngine, request_id: str, ids: list[int], sampling: SamplingOptions
 ) -> tuple[list[int], Completion]:
     engine.submit(EngineRequest(request_id, ids, sampling, time.perf_counter()))
     tokens: list[int] = []
@@ -49,7 +49,7 @@ async def test_temperature_zero_is_greedy_decoding(loaded_text_model: LoadedMode
         expected = loaded_text_model.model.generate(
             torch.tensor([ids]), max_new_tokens=12, do_sample=False, pad_token_id=loaded_text_model.eos_token_ids[0]
         )[0, len(ids) :].tolist()
-    engine = ContinuousBatchingEngine(loaded_text_model, SMALL)
+    engine = TransformersEngine(loaded_text_model, SMALL)
     engine.start()
     try:
         tokens, completion = await _run(engine, "greedy", ids, SamplingOptions(max_new_tokens=12))
@@ -61,7 +61,7 @@ async def test_temperature_zero_is_greedy_decoding(loaded_text_model: LoadedMode
 
 
 async def test_a_seed_gives_the_same_tokens_alone_and_inside_a_busy_batch(
-    engine: ContinuousBatchingEngine, loaded_text_model: LoadedModel
+    engine: TransformersEngine, loaded_text_model: LoadedModel
 ) -> None:
     ids = _prompt_ids(loaded_text_model)
     seeded = SamplingOptions(max_new_tokens=16, temperature=1.0, top_k=100, seed=7)
@@ -77,7 +77,7 @@ async def test_a_seed_gives_the_same_tokens_alone_and_inside_a_busy_batch(
 
 
 async def test_a_full_queue_is_refused_and_cancelling_frees_the_places(
-    engine: ContinuousBatchingEngine, loaded_text_model: LoadedModel
+    engine: TransformersEngine, loaded_text_model: LoadedModel
 ) -> None:
     ids = _prompt_ids(loaded_text_model)
     capacity = SMALL.max_batch_size + SMALL.max_queue
@@ -92,7 +92,7 @@ async def test_a_full_queue_is_refused_and_cancelling_frees_the_places(
 
 
 async def test_out_of_memory_fails_the_requests_and_the_engine_keeps_serving(
-    engine: ContinuousBatchingEngine, loaded_text_model: LoadedModel, monkeypatch: pytest.MonkeyPatch
+    engine: TransformersEngine, loaded_text_model: LoadedModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _prompt_ids(loaded_text_model)
     model = loaded_text_model.model

@@ -81,10 +81,10 @@ def test_include_prompt_puts_the_prompt_in_front(text_service: ServiceProcess) -
     with text_stub(text_service.target) as stub:
         plain = stub.Generate(unary_request(max_new_tokens=8), timeout=CALL_TIMEOUT)
         request = unary_request(max_new_tokens=8)
-        request.include_prompt = True
+        request.params.include_prompt = True
         with_prompt = stub.Generate(request, timeout=CALL_TIMEOUT)
         stream = stream_request(max_new_tokens=8)
-        stream.include_prompt = True
+        stream.params.include_prompt = True
         streamed = read_stream(stub, stream)
     assert with_prompt.text == STORY_PROMPT + plain.text
     assert streamed.deltas[0] == STORY_PROMPT
@@ -94,10 +94,13 @@ def test_include_prompt_puts_the_prompt_in_front(text_service: ServiceProcess) -
 def test_chat_messages_get_the_chat_template_and_tokenize_agrees(text_service: ServiceProcess) -> None:
     with text_stub(text_service.target) as stub:
         reply = stub.Generate(
-            pb.GenerateRequest(messages=CHAT, sampling=pb.SamplingParams(max_new_tokens=16)), timeout=CALL_TIMEOUT
+            pb.GenerateRequest(params=pb.TextParams(messages=CHAT, sampling=pb.SamplingParams(max_new_tokens=16))),
+            timeout=CALL_TIMEOUT,
         )
         tokens = stub.Tokenize(pb.TokenizeRequest(messages=CHAT), timeout=CALL_TIMEOUT)
-        request = pb.GenerateRequest(messages=CHAT, sampling=pb.SamplingParams(max_new_tokens=4), include_prompt=True)
+        request = pb.GenerateRequest(
+            params=pb.TextParams(messages=CHAT, sampling=pb.SamplingParams(max_new_tokens=4), include_prompt=True)
+        )
         templated = stub.Generate(request, timeout=CALL_TIMEOUT)
     assert reply.text.strip()
     assert reply.usage.prompt_tokens == len(tokens.token_ids)
@@ -109,7 +112,11 @@ def test_chat_messages_get_the_chat_template_and_tokenize_agrees(text_service: S
 def test_tokenize_returns_ids_and_their_strings(text_service: ServiceProcess) -> None:
     with text_stub(text_service.target) as stub:
         tokens = stub.Tokenize(pb.TokenizeRequest(prompt="héllo wörld 🙂"), timeout=CALL_TIMEOUT)
-        reply = stub.Generate(pb.GenerateRequest(prompt="héllo wörld 🙂", sampling=pb.SamplingParams(max_new_tokens=1)))
+        reply = stub.Generate(
+            pb.GenerateRequest(
+                params=pb.TextParams(prompt="héllo wörld 🙂", sampling=pb.SamplingParams(max_new_tokens=1))
+            )
+        )
     assert len(tokens.token_ids) == len(tokens.tokens) > 3
     assert reply.usage.prompt_tokens == len(tokens.token_ids)
 

@@ -34,7 +34,7 @@ def test_loading_then_a_full_queue_then_a_sigterm_drain(
             running = stub.GenerateStream(stream_request(max_new_tokens=48), timeout=CALL_TIMEOUT)
             first = next(running)
             with pytest.raises(grpc.RpcError) as refused:
-                stub.Generate(pb.GenerateRequest(prompt="Hi"), timeout=CALL_TIMEOUT)
+                stub.Generate(pb.GenerateRequest(params=pb.TextParams(prompt="Hi")), timeout=CALL_TIMEOUT)
             assert service.process is not None
             service.process.send_signal(signal.SIGTERM)
             rest = list(running)

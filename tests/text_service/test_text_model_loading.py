@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
-from text_service.model_loading import ModelLoadError, load_model
+from text_service.loading import ModelLoadError, load_model
 from text_service.settings import TextSettings
 
 

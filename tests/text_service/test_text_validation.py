@@ -20,32 +20,62 @@ def _sampling(**fields: object) -> pb.SamplingParams:
 
 
 INVALID = [
-    ("prompt", pb.GenerateRequest(sampling=_sampling())),
-    ("prompt", pb.GenerateRequest(prompt="x", messages=[USER])),
-    ("prompt", pb.GenerateRequest(prompt="x" * 32769)),
-    ("messages", pb.GenerateRequest(messages=[USER] * 257)),
-    ("messages[1].role", pb.GenerateRequest(messages=[USER, pb.ChatMessage(role="wizard", content="x")])),
-    ("messages[0].content", pb.GenerateRequest(messages=[pb.ChatMessage(role="user", content="")])),
-    ("messages", pb.GenerateRequest(messages=[pb.ChatMessage(role="user", content="x" * 32769)])),
-    ("sampling.max_new_tokens", pb.GenerateRequest(prompt="x", sampling=pb.SamplingParams(max_new_tokens=0))),
-    ("sampling.max_new_tokens", pb.GenerateRequest(prompt="x", sampling=pb.SamplingParams(max_new_tokens=4097))),
-    ("sampling.temperature", pb.GenerateRequest(prompt="x", sampling=_sampling(temperature=-0.5))),
-    ("sampling.temperature", pb.GenerateRequest(prompt="x", sampling=_sampling(temperature=2.5))),
-    ("sampling.temperature", pb.GenerateRequest(prompt="x", sampling=_sampling(temperature=float("nan")))),
-    ("sampling.top_p", pb.GenerateRequest(prompt="x", sampling=_sampling(top_p=0.0))),
-    ("sampling.top_p", pb.GenerateRequest(prompt="x", sampling=_sampling(top_p=1.5))),
-    ("sampling.top_k", pb.GenerateRequest(prompt="x", sampling=_sampling(top_k=1001))),
-    ("sampling.repetition_penalty", pb.GenerateRequest(prompt="x", sampling=_sampling(repetition_penalty=0.0))),
-    ("sampling.repetition_penalty", pb.GenerateRequest(prompt="x", sampling=_sampling(repetition_penalty=11.0))),
-    ("sampling.stop", pb.GenerateRequest(prompt="x", sampling=_sampling(stop=[str(i) for i in range(9)]))),
-    ("sampling.stop[1]", pb.GenerateRequest(prompt="x", sampling=_sampling(stop=["ok", ""]))),
-    ("sampling.stop[0]", pb.GenerateRequest(prompt="x", sampling=_sampling(stop=["é" * 65]))),
-    ("request_id", pb.GenerateRequest(prompt="x", request_id="r" * 129)),
+    ("prompt", pb.GenerateRequest(params=pb.TextParams(sampling=_sampling()))),
+    ("prompt", pb.GenerateRequest(params=pb.TextParams(prompt="x", messages=[USER]))),
+    ("prompt", pb.GenerateRequest(params=pb.TextParams(prompt="x" * 32769))),
+    ("messages", pb.GenerateRequest(params=pb.TextParams(messages=[USER] * 257))),
+    (
+        "messages[1].role",
+        pb.GenerateRequest(params=pb.TextParams(messages=[USER, pb.ChatMessage(role="wizard", content="x")])),
+    ),
+    (
+        "messages[0].content",
+        pb.GenerateRequest(params=pb.TextParams(messages=[pb.ChatMessage(role="user", content="")])),
+    ),
+    ("messages", pb.GenerateRequest(params=pb.TextParams(messages=[pb.ChatMessage(role="user", content="x" * 32769)]))),
     (
         "sampling.max_new_tokens",
-        pb.GenerateRequest(prompt=LONG_PROMPT, sampling=pb.SamplingParams(max_new_tokens=4000)),
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=pb.SamplingParams(max_new_tokens=0))),
     ),
-    ("prompt", pb.GenerateRequest(prompt="1 " * 9000, sampling=pb.SamplingParams(max_new_tokens=1))),
+    (
+        "sampling.max_new_tokens",
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=pb.SamplingParams(max_new_tokens=4097))),
+    ),
+    (
+        "sampling.temperature",
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(temperature=-0.5))),
+    ),
+    ("sampling.temperature", pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(temperature=2.5)))),
+    (
+        "sampling.temperature",
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(temperature=float("nan")))),
+    ),
+    ("sampling.top_p", pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(top_p=0.0)))),
+    ("sampling.top_p", pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(top_p=1.5)))),
+    ("sampling.top_k", pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(top_k=1001)))),
+    (
+        "sampling.repetition_penalty",
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(repetition_penalty=0.0))),
+    ),
+    (
+        "sampling.repetition_penalty",
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(repetition_penalty=11.0))),
+    ),
+    (
+        "sampling.stop",
+        pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(stop=[str(i) for i in range(9)]))),
+    ),
+    ("sampling.stop[1]", pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(stop=["ok", ""])))),
+    ("sampling.stop[0]", pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=_sampling(stop=["é" * 65])))),
+    ("request_id", pb.GenerateRequest(params=pb.TextParams(prompt="x"), request_id="r" * 129)),
+    (
+        "sampling.max_new_tokens",
+        pb.GenerateRequest(params=pb.TextParams(prompt=LONG_PROMPT, sampling=pb.SamplingParams(max_new_tokens=4000))),
+    ),
+    (
+        "prompt",
+        pb.GenerateRequest(params=pb.TextParams(prompt="1 " * 9000, sampling=pb.SamplingParams(max_new_tokens=1))),
+    ),
 ]
 
 
@@ -80,7 +110,9 @@ def test_an_invalid_field_is_refused_by_name(
 
 def test_the_limit_is_in_the_message(text_service: ServiceProcess) -> None:
     with text_stub(text_service.target) as stub, pytest.raises(grpc.RpcError) as caught:
-        stub.Generate(pb.GenerateRequest(prompt="x", sampling=pb.SamplingParams(max_new_tokens=5000)))
+        stub.Generate(
+            pb.GenerateRequest(params=pb.TextParams(prompt="x", sampling=pb.SamplingParams(max_new_tokens=5000)))
+        )
     assert "4096" in caught.value.details()
 
 
@@ -94,11 +126,15 @@ def test_tokenize_validates_its_input_too(text_service: ServiceProcess) -> None:
 def test_a_duplicate_request_id_in_flight_is_refused(text_service: ServiceProcess) -> None:
     with text_stub(text_service.target) as stub:
         first = stub.GenerateStream(
-            pb.GenerateStreamRequest(prompt="Once", request_id="same-id", sampling=pb.SamplingParams(max_new_tokens=64))
+            pb.GenerateStreamRequest(
+                params=pb.TextParams(prompt="Once", sampling=pb.SamplingParams(max_new_tokens=64)), request_id="same-id"
+            )
         )
         next(first)
         with pytest.raises(grpc.RpcError) as caught:
-            stub.Generate(pb.GenerateRequest(prompt="x", request_id="same-id"), timeout=CALL_TIMEOUT)
+            stub.Generate(
+                pb.GenerateRequest(params=pb.TextParams(prompt="x"), request_id="same-id"), timeout=CALL_TIMEOUT
+            )
         first.cancel()
     assert _field_violations(caught.value) == ["request_id"]
 
@@ -143,7 +179,9 @@ def test_nothing_a_client_sends_crashes_the_service(
     if seed is not None:
         sampling.seed = seed
     messages = [pb.ChatMessage(role=role, content=contents) for role in roles]
-    request = pb.GenerateRequest(prompt=prompt, messages=messages, sampling=sampling, request_id=request_id)
+    request = pb.GenerateRequest(
+        params=pb.TextParams(prompt=prompt, messages=messages, sampling=sampling), request_id=request_id
+    )
     with text_stub(text_service.target) as stub:
         try:
             reply = stub.Generate(request, timeout=CALL_TIMEOUT)

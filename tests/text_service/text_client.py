@@ -43,11 +43,11 @@ def read_stream(stub: pb_grpc.TextGenerationServiceStub, request: pb.GenerateStr
 
 
 def stream_request(prompt: str = STORY_PROMPT, **sampling: object) -> pb.GenerateStreamRequest:
-    return pb.GenerateStreamRequest(prompt=prompt, sampling=pb.SamplingParams(**sampling))
+    return pb.GenerateStreamRequest(params=pb.TextParams(prompt=prompt, sampling=pb.SamplingParams(**sampling)))
 
 
 def unary_request(prompt: str = STORY_PROMPT, **sampling: object) -> pb.GenerateRequest:
-    return pb.GenerateRequest(prompt=prompt, sampling=pb.SamplingParams(**sampling))
+    return pb.GenerateRequest(params=pb.TextParams(prompt=prompt, sampling=pb.SamplingParams(**sampling)))
 
 
 def model_stats(stub: pb_grpc.TextGenerationServiceStub) -> pb.EngineStats:

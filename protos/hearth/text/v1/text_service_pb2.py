@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!hearth/text/v1/text_service.proto\x12\x0ehearth.text.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xe4\x01\n\x0eSamplingParams\x12\x1b\n\x0emax_new_tokens\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x13\n\x0btemperature\x18\x02 \x01(\x02\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\r\n\x05top_k\x18\x04 \x01(\r\x12\x1f\n\x12repetition_penalty\x18\x05 \x01(\x02H\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x03\x88\x01\x01\x12\x0c\n\x04stop\x18\x07 \x03(\tB\x11\n\x0f_max_new_tokensB\x08\n\x06_top_pB\x15\n\x13_repetition_penaltyB\x07\n\x05_seed\"\\\n\x07Timings\x12\x15\n\rqueue_seconds\x18\x01 \x01(\x01\x12#\n\x1btime_to_first_token_seconds\x18\x02 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x03 \x01(\x01\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\"\xae\x01\n\x0fGenerateRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.hearth.text.v1.ChatMessage\x12\x30\n\x08sampling\x18\x03 \x01(\x0b\x32\x1e.hearth.text.v1.SamplingParams\x12\x16\n\x0einclude_prompt\x18\x04 \x01(\x08\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xcc\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\x33\n\rfinish_reason\x18\x03 \x01(\x0e\x32\x1c.hearth.text.v1.FinishReason\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.hearth.text.v1.Usage\x12(\n\x07timings\x18\x05 \x01(\x0b\x32\x17.hearth.text.v1.Timings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\xb4\x01\n\x15GenerateStreamRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.hearth.text.v1.ChatMessage\x12\x30\n\x08sampling\x18\x03 \x01(\x0b\x32\x1e.hearth.text.v1.SamplingParams\x12\x16\n\x0einclude_prompt\x18\x04 \x01(\x08\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xd2\x01\n\x16GenerateStreamResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\x33\n\rfinish_reason\x18\x03 \x01(\x0e\x32\x1c.hearth.text.v1.FinishReason\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.hearth.text.v1.Usage\x12(\n\x07timings\x18\x05 \x01(\x0b\x32\x17.hearth.text.v1.Timings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"P\n\x0fTokenizeRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.hearth.text.v1.ChatMessage\"5\n\x10TokenizeResponse\x12\x11\n\ttoken_ids\x18\x01 \x03(\r\x12\x0e\n\x06tokens\x18\x02 \x03(\t\"\x15\n\x13GetModelInfoRequest\"\xab\x01\n\nTextLimits\x12\x16\n\x0e\x63ontext_length\x18\x01 \x01(\r\x12\x1e\n\x16\x64\x65\x66\x61ult_max_new_tokens\x18\x02 \x01(\r\x12\x1c\n\x14max_new_tokens_limit\x18\x03 \x01(\r\x12\x18\n\x10max_prompt_chars\x18\x04 \x01(\r\x12\x1a\n\x12max_stop_sequences\x18\x05 \x01(\r\x12\x11\n\tmax_queue\x18\x06 \x01(\r\"I\n\x0e\x45ngineSettings\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x02 \x01(\r\x12\x11\n\tattention\x18\x03 \x01(\t\"\xd4\x01\n\x0b\x45ngineStats\x12\x17\n\x0f\x61\x63tive_requests\x18\x01 \x01(\r\x12\x17\n\x0fqueued_requests\x18\x02 \x01(\r\x12\x19\n\x11\x66inished_requests\x18\x03 \x01(\x04\x12\x18\n\x10generated_tokens\x18\x04 \x01(\x04\x12\x17\n\x0fpeak_batch_size\x18\x05 \x01(\r\x12\x17\n\x0flast_batch_size\x18\x06 \x01(\r\x12\x14\n\x0c\x64\x65\x63ode_steps\x18\x07 \x01(\x04\x12\x16\n\x0ekv_cache_usage\x18\x08 \x01(\x02\"\xea\x01\n\x14GetModelInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x19\n\x11has_chat_template\x18\x04 \x01(\x08\x12*\n\x06limits\x18\x05 \x01(\x0b\x32\x1a.hearth.text.v1.TextLimits\x12.\n\x06\x65ngine\x18\x06 \x01(\x0b\x32\x1e.hearth.text.v1.EngineSettings\x12*\n\x05stats\x18\x07 \x01(\x0b\x32\x1b.hearth.text.v1.EngineStats*\xa8\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x1f\n\x1b\x46INISH_REASON_STOP_SEQUENCE\x10\x02\x12!\n\x1d\x46INISH_REASON_END_OF_SEQUENCE\x10\x03\x12\x1b\n\x17\x46INISH_REASON_CANCELLED\x10\x04\x32\xf3\x02\n\x15TextGenerationService\x12M\n\x08Generate\x12\x1f.hearth.text.v1.GenerateRequest\x1a .hearth.text.v1.GenerateResponse\x12\x61\n\x0eGenerateStream\x12%.hearth.text.v1.GenerateStreamRequest\x1a&.hearth.text.v1.GenerateStreamResponse0\x01\x12M\n\x08Tokenize\x12\x1f.hearth.text.v1.TokenizeRequest\x1a .hearth.text.v1.TokenizeResponse\x12Y\n\x0cGetModelInfo\x12#.hearth.text.v1.GetModelInfoRequest\x1a$.hearth.text.v1.GetModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!hearth/text/v1/text_service.proto\x12\x0ehearth.text.v1\",\n\x0b\x43hatMessage\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x02 \x01(\t\"\xe4\x01\n\x0eSamplingParams\x12\x1b\n\x0emax_new_tokens\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x13\n\x0btemperature\x18\x02 \x01(\x02\x12\x12\n\x05top_p\x18\x03 \x01(\x02H\x01\x88\x01\x01\x12\r\n\x05top_k\x18\x04 \x01(\r\x12\x1f\n\x12repetition_penalty\x18\x05 \x01(\x02H\x02\x88\x01\x01\x12\x11\n\x04seed\x18\x06 \x01(\x04H\x03\x88\x01\x01\x12\x0c\n\x04stop\x18\x07 \x03(\tB\x11\n\x0f_max_new_tokensB\x08\n\x06_top_pB\x15\n\x13_repetition_penaltyB\x07\n\x05_seed\"\\\n\x07Timings\x12\x15\n\rqueue_seconds\x18\x01 \x01(\x01\x12#\n\x1btime_to_first_token_seconds\x18\x02 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x03 \x01(\x01\"O\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x14\n\x0ctotal_tokens\x18\x03 \x01(\r\"\x95\x01\n\nTextParams\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.hearth.text.v1.ChatMessage\x12\x30\n\x08sampling\x18\x03 \x01(\x0b\x32\x1e.hearth.text.v1.SamplingParams\x12\x16\n\x0einclude_prompt\x18\x04 \x01(\x08\"Q\n\x0fGenerateRequest\x12*\n\x06params\x18\x01 \x01(\x0b\x32\x1a.hearth.text.v1.TextParams\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xcc\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\x33\n\rfinish_reason\x18\x03 \x01(\x0e\x32\x1c.hearth.text.v1.FinishReason\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.hearth.text.v1.Usage\x12(\n\x07timings\x18\x05 \x01(\x0b\x32\x17.hearth.text.v1.Timings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"W\n\x15GenerateStreamRequest\x12*\n\x06params\x18\x01 \x01(\x0b\x32\x1a.hearth.text.v1.TextParams\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\xd2\x01\n\x16GenerateStreamResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x11\n\ttoken_ids\x18\x02 \x03(\r\x12\x33\n\rfinish_reason\x18\x03 \x01(\x0e\x32\x1c.hearth.text.v1.FinishReason\x12$\n\x05usage\x18\x04 \x01(\x0b\x32\x15.hearth.text.v1.Usage\x12(\n\x07timings\x18\x05 \x01(\x0b\x32\x17.hearth.text.v1.Timings\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"P\n\x0fTokenizeRequest\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12-\n\x08messages\x18\x02 \x03(\x0b\x32\x1b.hearth.text.v1.ChatMessage\"5\n\x10TokenizeResponse\x12\x11\n\ttoken_ids\x18\x01 \x03(\r\x12\x0e\n\x06tokens\x18\x02 \x03(\t\"\x15\n\x13GetModelInfoRequest\"\xab\x01\n\nTextLimits\x12\x16\n\x0e\x63ontext_length\x18\x01 \x01(\r\x12\x1e\n\x16\x64\x65\x66\x61ult_max_new_tokens\x18\x02 \x01(\r\x12\x1c\n\x14max_new_tokens_limit\x18\x03 \x01(\r\x12\x18\n\x10max_prompt_chars\x18\x04 \x01(\r\x12\x1a\n\x12max_stop_sequences\x18\x05 \x01(\r\x12\x11\n\tmax_queue\x18\x06 \x01(\r\"I\n\x0e\x45ngineSettings\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0emax_batch_size\x18\x02 \x01(\r\x12\x11\n\tattention\x18\x03 \x01(\t\"\xd4\x01\n\x0b\x45ngineStats\x12\x17\n\x0f\x61\x63tive_requests\x18\x01 \x01(\r\x12\x17\n\x0fqueued_requests\x18\x02 \x01(\r\x12\x19\n\x11\x66inished_requests\x18\x03 \x01(\x04\x12\x18\n\x10generated_tokens\x18\x04 \x01(\x04\x12\x17\n\x0fpeak_batch_size\x18\x05 \x01(\r\x12\x17\n\x0flast_batch_size\x18\x06 \x01(\r\x12\x14\n\x0c\x64\x65\x63ode_steps\x18\x07 \x01(\x04\x12\x16\n\x0ekv_cache_usage\x18\x08 \x01(\x02\"\xea\x01\n\x14GetModelInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\r\n\x05\x64type\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\x19\n\x11has_chat_template\x18\x04 \x01(\x08\x12*\n\x06limits\x18\x05 \x01(\x0b\x32\x1a.hearth.text.v1.TextLimits\x12.\n\x06\x65ngine\x18\x06 \x01(\x0b\x32\x1e.hearth.text.v1.EngineSettings\x12*\n\x05stats\x18\x07 \x01(\x0b\x32\x1b.hearth.text.v1.EngineStats*\xa8\x01\n\x0c\x46inishReason\x12\x1d\n\x19\x46INISH_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INISH_REASON_LENGTH\x10\x01\x12\x1f\n\x1b\x46INISH_REASON_STOP_SEQUENCE\x10\x02\x12!\n\x1d\x46INISH_REASON_END_OF_SEQUENCE\x10\x03\x12\x1b\n\x17\x46INISH_REASON_CANCELLED\x10\x04\x32\xf3\x02\n\x15TextGenerationService\x12M\n\x08Generate\x12\x1f.hearth.text.v1.GenerateRequest\x1a .hearth.text.v1.GenerateResponse\x12\x61\n\x0eGenerateStream\x12%.hearth.text.v1.GenerateStreamRequest\x1a&.hearth.text.v1.GenerateStreamResponse0\x01\x12M\n\x08Tokenize\x12\x1f.hearth.text.v1.TokenizeRequest\x1a .hearth.text.v1.TokenizeResponse\x12Y\n\x0cGetModelInfo\x12#.hearth.text.v1.GetModelInfoRequest\x1a$.hearth.text.v1.GetModelInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hearth.text.v1.text_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINISHREASON']._serialized_start=2147
-  _globals['_FINISHREASON']._serialized_end=2315
+  _globals['_FINISHREASON']._serialized_start=2111
+  _globals['_FINISHREASON']._serialized_end=2279
   _globals['_CHATMESSAGE']._serialized_start=53
   _globals['_CHATMESSAGE']._serialized_end=97
   _globals['_SAMPLINGPARAMS']._serialized_start=100
@@ -41,28 +41,30 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIMINGS']._serialized_end=422
   _globals['_USAGE']._serialized_start=424
   _globals['_USAGE']._serialized_end=503
-  _globals['_GENERATEREQUEST']._serialized_start=506
-  _globals['_GENERATEREQUEST']._serialized_end=680
-  _globals['_GENERATERESPONSE']._serialized_start=683
-  _globals['_GENERATERESPONSE']._serialized_end=887
-  _globals['_GENERATESTREAMREQUEST']._serialized_start=890
-  _globals['_GENERATESTREAMREQUEST']._serialized_end=1070
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1073
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1283
-  _globals['_TOKENIZEREQUEST']._serialized_start=1285
-  _globals['_TOKENIZEREQUEST']._serialized_end=1365
-  _globals['_TOKENIZERESPONSE']._serialized_start=1367
-  _globals['_TOKENIZERESPONSE']._serialized_end=1420
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1422
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1443
-  _globals['_TEXTLIMITS']._serialized_start=1446
-  _globals['_TEXTLIMITS']._serialized_end=1617
-  _globals['_ENGINESETTINGS']._serialized_start=1619
-  _globals['_ENGINESETTINGS']._serialized_end=1692
-  _globals['_ENGINESTATS']._serialized_start=1695
-  _globals['_ENGINESTATS']._serialized_end=1907
-  _globals['_GETMODELINFORESPONSE']._serialized_start=1910
-  _globals['_GETMODELINFORESPONSE']._serialized_end=2144
-  _globals['_TEXTGENERATIONSERVICE']._serialized_start=2318
-  _globals['_TEXTGENERATIONSERVICE']._serialized_end=2689
+  _globals['_TEXTPARAMS']._serialized_start=506
+  _globals['_TEXTPARAMS']._serialized_end=655
+  _globals['_GENERATEREQUEST']._serialized_start=657
+  _globals['_GENERATEREQUEST']._serialized_end=738
+  _globals['_GENERATERESPONSE']._serialized_start=741
+  _globals['_GENERATERESPONSE']._serialized_end=945
+  _globals['_GENERATESTREAMREQUEST']._serialized_start=947
+  _globals['_GENERATESTREAMREQUEST']._serialized_end=1034
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1037
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1247
+  _globals['_TOKENIZEREQUEST']._serialized_start=1249
+  _globals['_TOKENIZEREQUEST']._serialized_end=1329
+  _globals['_TOKENIZERESPONSE']._serialized_start=1331
+  _globals['_TOKENIZERESPONSE']._serialized_end=1384
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1386
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1407
+  _globals['_TEXTLIMITS']._serialized_start=1410
+  _globals['_TEXTLIMITS']._serialized_end=1581
+  _globals['_ENGINESETTINGS']._serialized_start=1583
+  _globals['_ENGINESETTINGS']._serialized_end=1656
+  _globals['_ENGINESTATS']._serialized_start=1659
+  _globals['_ENGINESTATS']._serialized_end=1871
+  _globals['_GETMODELINFORESPONSE']._serialized_start=1874
+  _globals['_GETMODELINFORESPONSE']._serialized_end=2108
+  _globals['_TEXTGENERATIONSERVICE']._serialized_start=2282
+  _globals['_TEXTGENERATIONSERVICE']._serialized_end=2653
 # @@protoc_insertion_point(module_scope)

@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class RequestLimits:
+class ImageLimits:
     """The limits every request is held to."""
 
     min_size: int
@@ -51,7 +51,7 @@ class RequestDefaults:
 class RequestValidator:
     """Turns ImageParams into GenerationParams, or raises InvalidField."""
 
-    def __init__(self, limits: RequestLimits, defaults: RequestDefaults, catalog: SchedulerCatalog) -> None:
+    def __init__(self, limits: ImageLimits, defaults: RequestDefaults, catalog: SchedulerCatalog) -> None:
         self.limits = limits
         self.defaults = defaults
         self.catalog = catalog

@@ -23,8 +23,8 @@ from serving_core.structured_logging import log_fields
 from text_service.engine import Completion, EngineRequest, FinishReason, TextDelta, TextEngine
 from text_service.engine_choice import ModelFacts
 from text_service.prompts import EncodedPrompt, PromptEncoder
-from text_service.request_validation import (
-    RequestLimits,
+from text_service.validation import (
+    TextLimits,
     ValidRequest,
     check_generate_request,
     check_prompt_input,
@@ -47,7 +47,7 @@ class Serving:
 
     engine: TextEngine
     encoder: PromptEncoder
-    limits: RequestLimits
+    limits: TextLimits
     facts: ModelFacts
 
 
@@ -112,7 +112,9 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
             raise NotReady("the text model is still loading; retry when health reports SERVING")
         return self._serving
 
-    async def _admit(self, serving: Serving, request: Any, log: _RequestLog) -> tuple[ValidRequest, EncodedPrompt]:
+    async def _admit(
+        self, serving: Serving, request: pb.GenerateRequest | pb.GenerateStreamRequest, log: _RequestLog
+    ) -> tuple[ValidRequest, EncodedPrompt]:
         """Validates, tokenizes off the loop, checks the context, submits; returns once the engine holds it."""
         arrival = log.started
         valid = check_generate_request(request, serving.limits, serving.encoder.has_chat_template)

@@ -33,7 +33,6 @@ from transformers.generation.continuous_batching.requests import GenerationOutpu
 from serving_core.request_errors import NotReady, RequestError
 from text_service import transformers_internals as internals
 from text_service.engine import (
-    BatchingSettings,
     Completion,
     DecodeSteps,
     EngineDescription,
@@ -41,10 +40,11 @@ from text_service.engine import (
     EngineRequest,
     EngineStats,
     FinishReason,
+    TextBatching,
     TextEngine,
 )
 from text_service.live_requests import LiveRequest, LiveRequests, generation_error
-from text_service.model_loading import LoadedModel, ModelLoadError
+from text_service.loading import LoadedModel, ModelLoadError
 from text_service.request_sampler import SLOT_KWARG, RequestSampler
 
 logger = logging.getLogger(__name__)
@@ -62,10 +62,10 @@ class _Ticket:
     slot: int
 
 
-class ContinuousBatchingEngine(TextEngine):
+class TransformersEngine(TextEngine):
     """Serves many requests at once through one ContinuousBatchingManager."""
 
-    def __init__(self, loaded: LoadedModel, batching: BatchingSettings) -> None:
+    def __init__(self, loaded: LoadedModel, batching: TextBatching) -> None:
         self._loaded = loaded
         self._batching = batching
         self._eos = set(loaded.eos_token_ids)

@@ -9,13 +9,13 @@ import logging
 
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
-from image_service.engine import BatchingOptions, ImageEngine
+from image_service.engine import ImageBatching, ImageEngine
 from image_service.generation_params import GenerationParams
 from image_service.pipeline_loading import LoadedPipeline, ModelLoadError, load_pipeline
-from image_service.request_validation import RequestDefaults, RequestLimits, RequestValidator
 from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
 from image_service.settings import ImageSettings
+from image_service.validation import ImageLimits, RequestDefaults, RequestValidator
 from serving_core.grpc_host import GrpcHost
 from serving_core.structured_logging import configure_logging
 
@@ -28,8 +28,8 @@ DEFAULT_GUIDANCE = 7.5
 logger = logging.getLogger(__name__)
 
 
-def request_limits(settings: ImageSettings, loaded: LoadedPipeline) -> RequestLimits:
-    return RequestLimits(
+def request_limits(settings: ImageSettings, loaded: LoadedPipeline) -> ImageLimits:
+    return ImageLimits(
         min_size=settings.min_size,
         max_size=settings.max_size,
         size_multiple=loaded.pipeline.vae_scale_factor,
@@ -54,7 +54,7 @@ def request_defaults(settings: ImageSettings, loaded: LoadedPipeline, catalog: S
     return RequestDefaults(size, size, min(steps, settings.max_steps), guidance, catalog.default_name)
 
 
-def warm_up_params(limits: RequestLimits, defaults: RequestDefaults) -> GenerationParams:
+def warm_up_params(limits: ImageLimits, defaults: RequestDefaults) -> GenerationParams:
     """A 1-step call at the smallest size: it pays the one-time costs (kernels, allocator) before SERVING."""
     size = -(-limits.min_size // limits.size_multiple) * limits.size_multiple
     return GenerationParams(
@@ -89,7 +89,7 @@ async def serve(settings: ImageSettings) -> None:
         catalog = SchedulerCatalog(loaded.pipeline.scheduler)
         limits = request_limits(settings, loaded)
         defaults = request_defaults(settings, loaded, catalog)
-        batching = BatchingOptions(settings.max_batch_images, settings.batch_wait_ms / 1000, settings.max_queue)
+        batching = ImageBatching(settings.max_batch_images, settings.batch_wait_ms / 1000, settings.max_queue)
         engine = ImageEngine(loaded, catalog, batching)
         await asyncio.to_thread(engine.warm_up, warm_up_params(limits, defaults))
         engine.start()

@@ -1,16 +1,18 @@
 """Checking every field of a text request against the limits in force, before any model work.
 
 Each refusal is an InvalidField naming the field (in proto path form, e.g. ``sampling.top_p`` or
-``messages[2].role``) and the limit, so a client can fix its request without reading the server's logs.
-GenerateRequest and GenerateStreamRequest have the same field names, so one function checks both.
+``messages[2].role``, paths inside ``TextParams``) and the limit, so a client can fix its request without
+reading the server's logs. GenerateRequest and GenerateStreamRequest both carry one ``TextParams`` and a
+``request_id``, so one function checks both.
 """
 
 import math
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
+from hearth.text.v1 import text_service_pb2 as pb
 from serving_core.request_errors import InvalidField
 from text_service.engine import SamplingOptions
 from text_service.prompts import ChatTurn
@@ -23,7 +25,7 @@ MAX_REPETITION_PENALTY = 10.0
 
 
 @dataclass(frozen=True)
-class RequestLimits:
+class TextLimits:
     """The limits GetModelInfo reports and validation enforces."""
 
     context_length: int
@@ -60,7 +62,9 @@ class ValidRequest:
     include_prompt: bool
 
 
-def check_prompt_input(request: Any, limits: RequestLimits, has_chat_template: bool) -> PromptInput:
+def check_prompt_input(
+    request: pb.TextParams | pb.TokenizeRequest, limits: TextLimits, has_chat_template: bool
+) -> PromptInput:
     """Exactly one of prompt and messages, within the size limits; chat only if the model has a template."""
     if request.prompt and request.messages:
         raise InvalidField("prompt", "set either prompt or messages, not both")
@@ -73,7 +77,7 @@ def check_prompt_input(request: Any, limits: RequestLimits, has_chat_template: b
     return PromptInput(request.prompt, [])
 
 
-def _check_messages(messages: Any, limits: RequestLimits, has_chat_template: bool) -> list[ChatTurn]:
+def _check_messages(messages: Sequence[pb.ChatMessage], limits: TextLimits, has_chat_template: bool) -> list[ChatTurn]:
     if not has_chat_template:
         raise InvalidField("messages", "this model has no chat template; send a raw prompt")
     if len(messages) > limits.max_messages:
@@ -99,7 +103,7 @@ def _check_range(field: str, value: float, low: float, high: float, *, low_open:
         raise InvalidField(field, f"must be in {opening}{low:g}, {high:g}]; got {value:g}")
 
 
-def _check_sampling(sampling: Any, limits: RequestLimits) -> tuple[SamplingOptions, int | None]:
+def _check_sampling(sampling: pb.SamplingParams, limits: TextLimits) -> tuple[SamplingOptions, int | None]:
     requested = sampling.max_new_tokens if sampling.HasField("max_new_tokens") else None
     if requested is not None and not 1 <= requested <= limits.max_new_tokens_limit:
         raise InvalidField("sampling.max_new_tokens", f"must be in [1, {limits.max_new_tokens_limit}]; got {requested}")
@@ -128,22 +132,25 @@ def _check_sampling(sampling: Any, limits: RequestLimits) -> tuple[SamplingOptio
     return options, requested
 
 
-def check_generate_request(request: Any, limits: RequestLimits, has_chat_template: bool) -> ValidRequest:
+def check_generate_request(
+    request: pb.GenerateRequest | pb.GenerateStreamRequest, limits: TextLimits, has_chat_template: bool
+) -> ValidRequest:
     """Checks a GenerateRequest or GenerateStreamRequest; raises InvalidField naming the first bad field."""
     if len(request.request_id) > MAX_REQUEST_ID_CHARS:
         raise InvalidField("request_id", f"{len(request.request_id)} characters; at most {MAX_REQUEST_ID_CHARS}")
-    prompt = check_prompt_input(request, limits, has_chat_template)
-    sampling, requested = _check_sampling(request.sampling, limits)
+    params = request.params
+    prompt = check_prompt_input(params, limits, has_chat_template)
+    sampling, requested = _check_sampling(params.sampling, limits)
     return ValidRequest(
         request_id=request.request_id or uuid.uuid4().hex,
         prompt=prompt,
         sampling=sampling,
         max_new_tokens=requested,
-        include_prompt=request.include_prompt,
+        include_prompt=params.include_prompt,
     )
 
 
-def fit_to_context(valid: ValidRequest, prompt_tokens: int, limits: RequestLimits) -> SamplingOptions:
+def fit_to_context(valid: ValidRequest, prompt_tokens: int, limits: TextLimits) -> SamplingOptions:
     """Prompt plus output must fit the context: an explicit max_new_tokens that does not fit is refused, the
     default one shrinks to the room left."""
     room = limits.context_length - prompt_tokens

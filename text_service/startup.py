@@ -19,9 +19,9 @@ from serving_core.structured_logging import configure_logging, log_fields
 from text_service.engine import EngineRequest, SamplingOptions, TextEngine
 from text_service.engine_choice import load_engine
 from text_service.prompts import PromptEncoder
-from text_service.request_validation import RequestLimits
-from text_service.server import Serving, TextGenerationServicer
+from text_service.servicer import Serving, TextGenerationServicer
 from text_service.settings import TextSettings
+from text_service.validation import TextLimits
 
 BATCHING_LOGGER = "ContinuousBatchingLogger"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TextGenerationService"].full_name
@@ -43,9 +43,9 @@ def route_library_logs() -> None:
     batching_logger.propagate = True
 
 
-def request_limits(settings: TextSettings, context_length: int) -> RequestLimits:
+def request_limits(settings: TextSettings, context_length: int) -> TextLimits:
     """The context is also capped by the paged cache: a request the cache cannot hold alone could never run."""
-    return RequestLimits(
+    return TextLimits(
         context_length=min(context_length, settings.kv_cache_tokens),
         default_max_new_tokens=settings.default_max_new_tokens,
         max_new_tokens_limit=settings.max_new_tokens_limit,
