@@ -5,17 +5,14 @@ import os
 # Offline always: huggingface_hub reads this when it is first imported, so it is set before anything loads it.
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-import asyncio
-
 from pydantic_settings import CliApp
 
 from image_service.settings import ImageSettings
-from image_service.startup import serve
+from image_service.startup import run
 
 
 def main() -> None:
-    settings = CliApp.run(ImageSettings)
-    asyncio.run(serve(settings))
+    run(CliApp.run(ImageSettings))
 
 
 if __name__ == "__main__":

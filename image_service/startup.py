@@ -1,31 +1,30 @@
-"""Starting the image service: settings, gRPC host, pipeline load and warm-up, serve, drain.
+"""Starting the image service: what it loads and how it warms up, inside serving_core's service skeleton.
 
-The host listens (health NOT_SERVING) before the pipeline loads; loading and the warm-up call run off the
-event loop, and only then does health switch to SERVING.
+serving_core.model_service listens (health NOT_SERVING), runs ``load`` and switches to SERVING, drains on
+SIGTERM and stops the engine. Loading and the warm-up call run off the event loop.
 """
 
 import asyncio
-import logging
+from contextlib import AsyncExitStack
 
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
+from image_service import pipeline_loading
 from image_service.engine import ImageBatching, ImageEngine
 from image_service.generation_params import GenerationParams
-from image_service.pipeline_loading import LoadedPipeline, ModelLoadError, load_pipeline
+from image_service.pipeline_loading import LoadedPipeline, load_pipeline
 from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
 from image_service.settings import ImageSettings
 from image_service.validation import ImageLimits, RequestDefaults, RequestValidator
-from serving_core.grpc_host import GrpcHost
-from serving_core.structured_logging import configure_logging
+from serving_core import model_service
+from serving_core.model_service import ModelLoadError, ModelService
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageGenerationService"].full_name
 TURBO_STEPS = 1
 TURBO_GUIDANCE = 0.0
 DEFAULT_STEPS = 50
 DEFAULT_GUIDANCE = 7.5
-
-logger = logging.getLogger(__name__)
 
 
 def request_limits(settings: ImageSettings, loaded: LoadedPipeline) -> ImageLimits:
@@ -71,38 +70,29 @@ def warm_up_params(limits: ImageLimits, defaults: RequestDefaults) -> Generation
     )
 
 
-async def serve(settings: ImageSettings) -> None:
-    """Runs the service until SIGTERM/SIGINT, then drains in-flight requests."""
-    configure_logging(settings.log_level)
-    host = GrpcHost(
-        bind=settings.bind,
-        service_name=SERVICE_NAME,
-        grace_seconds=settings.grace_seconds,
-        max_message_bytes=settings.max_message_mib * 1024 * 1024,
-    )
-    servicer = ImageServicer()
-    pb_grpc.add_ImageGenerationServiceServicer_to_server(servicer, host.server)
-    engines: list[ImageEngine] = []
-
-    async def load() -> None:
-        loaded = await asyncio.to_thread(load_pipeline, settings)
-        catalog = SchedulerCatalog(loaded.pipeline.scheduler)
-        limits = request_limits(settings, loaded)
-        defaults = request_defaults(settings, loaded, catalog)
-        batching = ImageBatching(settings.max_batch_images, settings.batch_wait_ms / 1000, settings.max_queue)
-        engine = ImageEngine(loaded, catalog, batching)
-        await asyncio.to_thread(engine.warm_up, warm_up_params(limits, defaults))
-        engine.start()
-        engines.append(engine)
-        servicer.attach(engine, RequestValidator(limits, defaults, catalog))
-
-    await host.start()
+async def load(settings: ImageSettings, servicer: ImageServicer, engines: AsyncExitStack) -> None:
+    """Loads the pipeline and warms it up off the loop, starts the engine's worker, hands it to the servicer."""
     try:
-        await host.run(load)
-    except ModelLoadError as error:
-        logger.error("pipeline not loaded", extra={"fields": {"error": str(error)}})
-        raise SystemExit(1) from None
-    finally:
-        for engine in engines:
-            engine.close()
-        await host.server.stop(None)
+        loaded = await asyncio.to_thread(load_pipeline, settings)
+    except pipeline_loading.ModelLoadError as error:  # pipeline_loading raises serving_core's own next
+        raise ModelLoadError(str(error)) from None
+    catalog = SchedulerCatalog(loaded.pipeline.scheduler)
+    limits = request_limits(settings, loaded)
+    defaults = request_defaults(settings, loaded, catalog)
+    batching = ImageBatching(settings.max_batch_images, settings.batch_wait_ms / 1000, settings.max_queue)
+    engine = ImageEngine(loaded, catalog, batching)
+    await asyncio.to_thread(engine.warm_up, warm_up_params(limits, defaults))
+    engines.callback(engine.close)
+    engine.start()
+    servicer.attach(engine, RequestValidator(limits, defaults, catalog))
+
+
+def run(settings: ImageSettings) -> None:
+    """Runs the image service until SIGTERM/SIGINT; exits 2 if the pipeline cannot be loaded."""
+    servicer = ImageServicer()
+    service = ModelService(
+        name=SERVICE_NAME,
+        add_servicer=lambda server: pb_grpc.add_ImageGenerationServiceServicer_to_server(servicer, server),
+        load=lambda engines: load(settings, servicer, engines),
+    )
+    model_service.run(settings, service)

@@ -8,23 +8,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 # processes share it (docs/architecture.md has the numbers); OpenMP reads this once, when torch loads it.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import asyncio
-import logging
-
 from pydantic_settings import CliApp
 
-from text_service.loading import ModelLoadError
 from text_service.settings import TextSettings
-from text_service.startup import serve
+from text_service.startup import run
 
 
 def main() -> None:
-    settings = CliApp.run(TextSettings)
-    try:
-        asyncio.run(serve(settings))
-    except ModelLoadError as error:
-        logging.getLogger("text_service").error("cannot start: %s", error)
-        raise SystemExit(2) from None
+    run(CliApp.run(TextSettings))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Generic, TypeVar
 from tokenizers import Tokenizer
 
 from serving_core.out_of_memory import is_out_of_memory
-from serving_core.request_errors import InvalidField, NotReady, OutOfDeviceMemory, QueueFull, RequestError
+from serving_core.request_errors import InvalidField, OutOfDeviceMemory, QueueFull, RequestError, ShuttingDown
 from text_service.engine import Completion, EngineEvent, EngineRequest, FinishReason, TextBatching, TextDelta
 from text_service.text_stream import StopAwareDetokenizer
 
@@ -48,6 +48,7 @@ class LiveRequests(Generic[TicketT]):
         self._by_ticket: dict[TicketT, LiveRequest[TicketT]] = {}
         self.finished = 0
         self.generated_tokens = 0
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._live)
@@ -62,8 +63,18 @@ class LiveRequests(Generic[TicketT]):
         """The request an engine's own id names (a client may reuse a request id once its request has ended)."""
         return self._by_ticket.get(ticket)
 
+    def close(self) -> None:
+        """The engine is stopping: every later request is refused with ShuttingDown."""
+        self._closed = True
+
+    def check_open(self) -> None:
+        """Raises ShuttingDown once the engine is stopping; engines call it before any other check."""
+        if self._closed:
+            raise ShuttingDown("the text service is shutting down; another replica, or this one restarted, will serve")
+
     def admit(self, request: EngineRequest, ticket: TicketT) -> LiveRequest[TicketT]:
-        """Records a new request, or refuses it: a duplicate id, or no room in the batch and the queue."""
+        """Records a new request, or refuses it: shutting down, a duplicate id, or no room in the batch and queue."""
+        self.check_open()
         if request.request_id in self._live:
             raise InvalidField("request_id", f"{request.request_id!r} is already in flight; ids must be unique")
         capacity = self._batching.max_batch_size + self._batching.max_queue
@@ -80,7 +91,7 @@ class LiveRequests(Generic[TicketT]):
     def events(self, request_id: str) -> AsyncIterator[EngineEvent]:
         live = self._live.get(request_id)
         if live is None:
-            raise NotReady(f"request {request_id!r} is not in flight")
+            raise LookupError(f"request {request_id!r} is not in flight")
         return self._relay(live)
 
     @staticmethod

@@ -21,15 +21,12 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from serving_core.model_service import ModelLoadError
 from serving_core.structured_logging import log_fields
 from serving_core.torch_device import resolve_device, resolve_dtype
 from text_service.settings import TextSettings
 
 logger = logging.getLogger(__name__)
-
-
-class ModelLoadError(RuntimeError):
-    """The configured model cannot be served; the message says which setting to change."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from multiprocessing.process import BaseProcess
 
 from tokenizers import Tokenizer
 
+from serving_core.model_service import ModelLoadError
 from serving_core.request_errors import NotReady, RequestError
 from serving_core.structured_logging import log_fields
 from text_service.engine import (
@@ -37,7 +38,6 @@ from text_service.engine import (
     TextEngine,
 )
 from text_service.live_requests import LiveRequests, generation_error
-from text_service.loading import ModelLoadError
 from text_service.openvino_worker import Add, Cancel, LoadFailed, PipelineSpec, Ready, Step, Stop, run_worker
 
 logger = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ class OpenVINOEngine(TextEngine):
             self._loop.call_soon_threadsafe(self._on_step, step)
 
     def submit(self, request: EngineRequest) -> None:
+        self._live.check_open()
         if self._replacing is not None:
             raise NotReady("the openvino worker is restarting after a failure; retry in a moment")
         number = next(self._numbers)
@@ -171,6 +172,7 @@ class OpenVINOEngine(TextEngine):
         )
 
     async def close(self) -> None:
+        self._live.close()
         self._closing = True
         for live in self._live:
             self.cancel(live.request.request_id)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
+from serving_core.model_service import ModelLoadError
 from serving_core.structured_logging import log_fields
 from text_service.engine import TextBatching
 from text_service.gguf_metadata import read_metadata
 from text_service.loading import (
-    ModelLoadError,
     eos_token_ids,
     fit_context,
     model_name,

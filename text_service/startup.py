@@ -1,21 +1,23 @@
-"""Starting the text service: settings, gRPC host, model load and warm-up, serve, drain.
+"""Starting the text service: what it loads and how it warms up, inside serving_core's service skeleton.
 
-The host listens (health NOT_SERVING) before the model loads; loading, engine start and the warm-up
-requests all happen while health still says NOT_SERVING, so the first client request does not pay the
-engine's one-time costs (its cache, the first forward pass). SIGTERM drains in-flight requests, then the
-engine stops.
+serving_core.model_service listens (health NOT_SERVING), runs ``load`` and switches to SERVING, drains on
+SIGTERM and stops the engine. Loading, engine start and the warm-up requests all happen while health still
+says NOT_SERVING, so the first client request does not pay the engine's one-time costs (its cache, the
+first forward pass).
 """
 
 import asyncio
 import logging
 import time
+from contextlib import AsyncExitStack
 
 from transformers.utils import logging as transformers_logging
 
 from hearth.text.v1 import text_service_pb2 as pb
 from hearth.text.v1 import text_service_pb2_grpc as pb_grpc
-from serving_core.grpc_host import GrpcHost
-from serving_core.structured_logging import configure_logging, log_fields
+from serving_core import model_service
+from serving_core.model_service import ModelService
+from serving_core.structured_logging import log_fields
 from text_service.engine import EngineRequest, SamplingOptions, TextEngine
 from text_service.engine_choice import load_engine
 from text_service.prompts import PromptEncoder
@@ -69,34 +71,25 @@ async def warm_up(engine: TextEngine, encoder: PromptEncoder) -> None:
     log_fields(logger, "warmed up", seconds=round(time.perf_counter() - started, 2))
 
 
-async def serve(settings: TextSettings) -> None:
-    """Runs the service until SIGTERM/SIGINT, then drains in-flight requests and stops the engine."""
-    configure_logging(settings.log_level)
-    route_library_logs()
-    host = GrpcHost(
-        bind=settings.bind,
-        service_name=SERVICE_NAME,
-        grace_seconds=settings.grace_seconds,
-        max_message_bytes=settings.max_message_mib * 1024 * 1024,
-    )
+async def load(settings: TextSettings, servicer: TextGenerationServicer, engines: AsyncExitStack) -> None:
+    """Loads the model and its engine off the loop, starts and warms the engine up, hands it to the servicer."""
+    loaded = await asyncio.to_thread(load_engine, settings)
+    engines.push_async_callback(loaded.engine.close)
+    loaded.engine.start()
+    encoder = PromptEncoder(loaded.tokenizer)
+    if settings.warm_up:
+        await warm_up(loaded.engine, encoder)
+    limits = request_limits(settings, loaded.context_length)
+    servicer.attach(Serving(loaded.engine, encoder, limits, loaded.facts))
+
+
+def run(settings: TextSettings) -> None:
+    """Runs the text service until SIGTERM/SIGINT; exits 2 if the model cannot be loaded."""
     servicer = TextGenerationServicer()
-    pb_grpc.add_TextGenerationServiceServicer_to_server(servicer, host.server)
-    engines: list[TextEngine] = []
-
-    async def load() -> None:
-        loaded = await asyncio.to_thread(load_engine, settings)
-        engines.append(loaded.engine)
-        loaded.engine.start()
-        encoder = PromptEncoder(loaded.tokenizer)
-        if settings.warm_up:
-            await warm_up(loaded.engine, encoder)
-        limits = request_limits(settings, loaded.context_length)
-        servicer.attach(Serving(loaded.engine, encoder, limits, loaded.facts))
-
-    await host.start()
-    try:
-        await host.run(load)
-    finally:
-        for engine in engines:
-            await engine.close()
-        await host.server.stop(0)  # drained already, unless loading failed and left it listening
+    service = ModelService(
+        name=SERVICE_NAME,
+        add_servicer=lambda server: pb_grpc.add_TextGenerationServiceServicer_to_server(servicer, server),
+        load=lambda engines: load(settings, servicer, engines),
+        route_library_logs=route_library_logs,
+    )
+    model_service.run(settings, service)

@@ -30,6 +30,7 @@ from transformers.generation.configuration_utils import ContinuousBatchingConfig
 from transformers.generation.continuous_batching import ContinuousBatchingManager
 from transformers.generation.continuous_batching.requests import GenerationOutput
 
+from serving_core.model_service import ModelLoadError
 from serving_core.request_errors import NotReady, RequestError
 from text_service import transformers_internals as internals
 from text_service.engine import (
@@ -44,7 +45,7 @@ from text_service.engine import (
     TextEngine,
 )
 from text_service.live_requests import LiveRequest, LiveRequests, generation_error
-from text_service.loading import LoadedModel, ModelLoadError
+from text_service.loading import LoadedModel
 from text_service.request_sampler import SLOT_KWARG, RequestSampler
 
 logger = logging.getLogger(__name__)
@@ -111,6 +112,7 @@ class TransformersEngine(TextEngine):
         return manager
 
     def submit(self, request: EngineRequest) -> None:
+        self._live.check_open()
         if self._replacing is not None or self._manager_crashed():
             self._replace_manager_soon()
             raise NotReady("the generation loop is restarting after a failure; retry in a moment")
@@ -155,6 +157,7 @@ class TransformersEngine(TextEngine):
         )
 
     async def close(self) -> None:
+        self._live.close()
         for live in self._live:
             self.cancel(live.request.request_id)
         await asyncio.to_thread(self._manager.stop, block=True, timeout=STOP_TIMEOUT_SECONDS)

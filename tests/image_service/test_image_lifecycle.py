@@ -1,5 +1,6 @@
 """A service of its own: NOT_SERVING while loading, a full queue, and a SIGTERM that drains in-flight work."""
 
+import json
 import signal
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
 from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
 from image_service.validation import ImageLimits, RequestDefaults, RequestValidator
+from serving_core.model_service import MODEL_LOAD_EXIT_CODE
 from tests.image_service.image_client import generate, image_params, image_stub
 from tests.service_processes import ServiceProcess, free_port, service_env
 
@@ -84,6 +86,20 @@ def test_loading_then_a_full_queue_then_a_sigterm_drain(image_model_path: Path, 
     assert len(waited.images) == 1
     assert after_sigterm.value.code() == grpc.StatusCode.UNAVAILABLE
     assert exit_code == 0
+
+
+def test_a_model_that_cannot_be_loaded_exits_2_with_one_error_line(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-model"
+    port = free_port()
+    env = service_env(HEARTH_IMAGE_MODEL=str(missing), HEARTH_IMAGE_PORT=str(port))
+    service = ServiceProcess("image_service", port, env, tmp_path / "image_service.log").start()
+    assert service.process is not None
+    exit_code = service.process.wait(timeout=120)
+    errors = [line for line in service.log_path.read_text().splitlines() if '"level": "error"' in line]
+    assert exit_code == MODEL_LOAD_EXIT_CODE == 2
+    assert len(errors) == 1, errors
+    assert json.loads(errors[0])["msg"] == "model not loaded"
+    assert str(missing) in json.loads(errors[0])["error"]
 
 
 async def test_requests_before_the_pipeline_is_loaded_are_unavailable() -> None:

@@ -8,6 +8,7 @@ import pytest
 from grpc_health.v1 import health_pb2
 
 from hearth.text.v1 import text_service_pb2 as pb
+from serving_core.model_service import MODEL_LOAD_EXIT_CODE
 from tests.service_processes import ServiceProcess, free_port, service_env
 from tests.text_service.text_client import CALL_TIMEOUT, stream_request, text_stub
 
@@ -59,7 +60,7 @@ def test_quantization_off_cuda_is_refused_at_start(text_model_path: Path, tmp_pa
     service = ServiceProcess("text_service", port, env, tmp_path / "text_service.log").start()
     assert service.process is not None
     exit_code = service.process.wait(timeout=120)
-    assert exit_code != 0
+    assert exit_code == MODEL_LOAD_EXIT_CODE == 2
     assert "quantization=8bit needs a CUDA device" in service.log_path.read_text()
 
 
@@ -72,6 +73,6 @@ def test_a_model_openvino_cannot_read_is_a_start_up_error_naming_the_file(tmp_pa
     assert service.process is not None
     exit_code = service.process.wait(timeout=120)
     log = service.log_path.read_text()
-    assert exit_code == 2
+    assert exit_code == MODEL_LOAD_EXIT_CODE
     assert "the openvino engine reads a GGUF file of architecture ['llama', 'qwen2', 'qwen3'] or a folder" in log
     assert str(broken) in log

@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
-from text_service.loading import ModelLoadError, load_model
+from serving_core.model_service import ModelLoadError
+from text_service.loading import load_model
 from text_service.settings import TextSettings
 
 
