@@ -123,7 +123,7 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
     async def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetModelInfoResponse:
-        async with request_scope(logger, "GetModelInfo", context):
+        async with request_scope(logger, "GetModelInfo", context, routine=True):
             engine, validator = self._ready()
             loaded, limits, defaults, stats = engine.loaded, validator.limits, validator.defaults, engine.stats()
             return pb.GetModelInfoResponse(

@@ -4,7 +4,9 @@ Both model services wrap every RPC in ``request_scope``. A ``RequestError`` beco
 ``google.rpc.ErrorInfo`` (``abort_with``); any other exception is a bug: logged with its traceback and
 answered INTERNAL naming the request id. However the call ends (answered, refused, cancelled by the
 client), one ``"msg": "request"`` line reports the rpc, the id, the outcome (``ok`` or the status's name
-in lower case), what the servicer reported along the way, and the total time.
+in lower case), what the servicer reported along the way, and the total time. A routine RPC (the
+gateway polls GetModelInfo every second) writes its line at DEBUG when it succeeds, so the polls do not
+bury the requests; its failures still show at INFO.
 """
 
 import asyncio
@@ -18,7 +20,6 @@ from typing import Any
 import grpc
 
 from serving_core.request_errors import RequestError, abort_with
-from serving_core.structured_logging import log_fields
 
 
 @dataclass
@@ -50,7 +51,7 @@ class RequestScope:
 
 @asynccontextmanager
 async def request_scope(
-    logger: logging.Logger, rpc: str, context: grpc.aio.ServicerContext
+    logger: logging.Logger, rpc: str, context: grpc.aio.ServicerContext, *, routine: bool = False
 ) -> AsyncIterator[RequestScope]:
     """Runs one RPC's body: refusals become their status, bugs INTERNAL, and the log line is written."""
     scope = RequestScope(rpc)
@@ -68,4 +69,5 @@ async def request_scope(
         logger.exception("request failed", extra={"fields": {"request_id": scope.request_id}})
         await abort_with(context, RequestError(f"internal error (request id {scope.request_id or 'unknown'})"))
     finally:
-        log_fields(logger, "request", **scope.line())
+        level = logging.DEBUG if routine and scope.outcome == "ok" else logging.INFO
+        logger.log(level, "request", extra={"fields": scope.line()})

@@ -166,7 +166,7 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
     async def GetModelInfo(
         self, request: pb.GetModelInfoRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetModelInfoResponse:
-        async with request_scope(logger, "GetModelInfo", context):
+        async with request_scope(logger, "GetModelInfo", context, routine=True):
             return _model_info(self._ready())
         raise AssertionError("unreachable: every refusal aborts the call")
 
