@@ -134,19 +134,30 @@ def _unreadable(source: Path) -> list[Path]:
     return [path for path in paths if not os.access(path, os.R_OK | (os.X_OK if path.is_dir() else 0))]
 
 
+def _described(path: Path) -> str:
+    try:
+        status = path.stat()
+    except OSError:
+        return str(path)
+    return f"{path} (mode {status.st_mode & 0o777:04o}, owner uid {status.st_uid})"
+
+
 def _check_readable(source: Path, configured: str) -> None:
     """Refuses a model the service's user cannot read, saying so.
 
     diffusers turns an unreadable weights file into "No such file or directory", which sends the operator
     looking for a missing file; in a container the usual cause is files written 0600 by root at build time.
     """
-    if not source.exists():
+    try:
+        source.stat()
+    except PermissionError:
+        denied = [parent for parent in reversed(source.parents) if not os.access(parent, os.R_OK | os.X_OK)][:1]
+    except OSError:
         return
-    denied = _unreadable(source)
+    else:
+        denied = _unreadable(source)
     if denied:
-        shown = ", ".join(
-            f"{path} (mode {path.stat().st_mode & 0o777:04o}, owner uid {path.stat().st_uid})" for path in denied[:3]
-        )
+        shown = ", ".join(map(_described, denied[:3]))
         more = f" and {len(denied) - 3} more" if len(denied) > 3 else ""
         raise ModelLoadError(
             f"HEARTH_IMAGE_MODEL={configured!r}: permission denied for uid {os.getuid()}: {shown}{more}; "

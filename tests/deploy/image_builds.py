@@ -1,7 +1,7 @@
 """Builds the three images from their Dockerfiles, unchanged, with the engine the machine has.
 
 With a Docker engine the Dockerfiles' defaults are used (the official Python image and the PyTorch CPU index).
-With podman the stand-in base image and a loopback torch index are passed as the Dockerfiles' own build
+With podman the stand-in base image and a mounted torch index are passed as the Dockerfiles' own build
 arguments, and every build uses the host's network so pip reaches the index the host reaches. Layers are
 cached by the engine: a second build with unchanged inputs takes seconds, and a code change rebuilds only the
 layers after the project's sources are copied in.
@@ -47,8 +47,11 @@ def failed_step(output: str) -> str:
     return steps[-1] if steps else "(no step was started)"
 
 
-def build(engine: Engine, image: ServiceImage, build_args: dict[str, str], dockerfile: Path | None = None) -> float:
-    """Builds ``image`` (from ``dockerfile`` instead of its own, if given) and returns the seconds it took.
+def build(
+    engine: Engine, image: ServiceImage, build_args: dict[str, str], options: list[str], dockerfile: Path | None = None
+) -> float:
+    """Builds ``image`` with extra ``options`` (from ``dockerfile`` instead of its own, if given) and returns the
+    seconds it took.
 
     Raises BuildFailed naming the image and the step that failed.
     """
@@ -60,6 +63,7 @@ def build(engine: Engine, image: ServiceImage, build_args: dict[str, str], docke
         "build",
         "--network=host",
         *engine.limits(),
+        *options,
         *args,
         "--file",
         str(dockerfile or image.dockerfile),

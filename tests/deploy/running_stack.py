@@ -70,7 +70,7 @@ class RunningStack:
 
 def _remove(engine: Engine) -> None:
     for container in CONTAINERS:
-        engine.run("rm", "--force", "--time", "5", container.name)
+        engine.run("rm", "--force", container.name)
     engine.run("network", "rm", "--force", NETWORK)
 
 

@@ -146,6 +146,15 @@ def test_dependencies_are_installed_before_the_code_is_copied_in(image: Image) -
     assert [name for name, value in instructions[:dependencies] if name == "COPY"] == ["COPY"]
 
 
+@pytest.mark.parametrize("image", IMAGES, ids=lambda image: image.module)
+def test_the_runtime_takes_dependencies_and_project_as_separate_layers(image: Image) -> None:
+    """The venv layer (about 1 GB in the model images) is then reused when only the code changed."""
+    copies = [value for name, value in _final_stage(image) if name == "COPY" and "--from" in value]
+    assert "--from=deps /opt/venv /opt/venv" in copies
+    assert "--from=build /opt/hearth /opt/hearth" in copies
+    assert DockerfileParser(str(image.dockerfile)).envs["PYTHONPATH"] == "/opt/hearth"
+
+
 @pytest.mark.parametrize("image", MODEL_IMAGES, ids=lambda image: image.module)
 def test_model_images_bake_in_the_embedded_model_with_the_projects_fetch_step(image: Image) -> None:
     kind = image.extra

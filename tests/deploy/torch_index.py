@@ -1,10 +1,10 @@
-"""A package index with just the CPU torch wheel, served on loopback for the model images' ``TORCH_INDEX_URL``.
+"""A package index with just the CPU torch wheel, for the model images' ``TORCH_INDEX_URL`` under podman.
 
 The Dockerfiles take torch from the PyTorch CPU index by default, which machines like CI's cannot reach; they
 reach PyPI (whose Linux torch wheel is the multi-GB CUDA one) and find the CPU wheel through the host's own pip
 configuration. So the wheel the host's pip picks for the pinned version is downloaded once into a cache folder,
-laid out as a PEP 503 simple index, and served over HTTP on 127.0.0.1 while the images build with the host's
-network (pip trusts plain HTTP on loopback).
+laid out as a PEP 503 simple index, and mounted into the builds at a fixed path. The URL never changes
+between runs, and it has to stay the same: a build argument is part of every later layer's cache key.
 """
 
 import hashlib
@@ -12,11 +12,6 @@ import html
 import re
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from tests.conftest import REPO_ROOT
@@ -65,24 +60,13 @@ def _write_index(wheel: Path) -> None:
     (wheel.parent / "index.html").write_text(f"<!DOCTYPE html><html><body>{link}</body></html>\n")
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    """Serves files without a log line per request, which would bury the test's own output."""
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+MOUNT_POINT = "/torch-index"
 
 
-@contextmanager
-def serve_torch_index() -> Iterator[str]:
-    """Serves the index while the block runs and yields its URL (for ``--extra-index-url``)."""
+def torch_index() -> tuple[str, list[str]]:
+    """The index's URL inside a build and the ``podman build`` options that mount it there."""
     wheel = _cpu_wheel(pinned_torch())
-    if not (wheel.parent / "index.html").exists() or wheel.name not in (wheel.parent / "index.html").read_text():
+    index = wheel.parent / "index.html"
+    if not index.exists() or wheel.name not in index.read_text():
         _write_index(wheel)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(CACHE)))
-    thread = threading.Thread(target=server.serve_forever, name="torch-index", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return f"file://{MOUNT_POINT}/", ["--volume", f"{CACHE}:{MOUNT_POINT}:ro"]
