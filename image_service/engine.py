@@ -18,8 +18,8 @@ from PIL.Image import Image
 from image_service.batching import BatchQueue
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
+from image_service.loading import LoadedPipeline
 from image_service.pipeline_call import CallAbandoned, CallInput, run_pipeline_call
-from image_service.pipeline_loading import LoadedPipeline
 from image_service.schedulers import SchedulerCatalog
 from serving_core.out_of_memory import is_out_of_memory
 from serving_core.request_errors import OutOfDeviceMemory, RequestError, ShuttingDown

@@ -9,16 +9,15 @@ from contextlib import AsyncExitStack
 
 from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
-from image_service import pipeline_loading
 from image_service.engine import ImageBatching, ImageEngine
 from image_service.generation_params import GenerationParams
-from image_service.pipeline_loading import LoadedPipeline, load_pipeline
+from image_service.loading import LoadedPipeline, load_pipeline
 from image_service.schedulers import SchedulerCatalog
 from image_service.servicer import ImageServicer
 from image_service.settings import ImageSettings
 from image_service.validation import ImageLimits, RequestDefaults, RequestValidator
 from serving_core import model_service
-from serving_core.model_service import ModelLoadError, ModelService
+from serving_core.model_service import ModelService
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["ImageGenerationService"].full_name
 TURBO_STEPS = 1
@@ -72,10 +71,7 @@ def warm_up_params(limits: ImageLimits, defaults: RequestDefaults) -> Generation
 
 async def load(settings: ImageSettings, servicer: ImageServicer, engines: AsyncExitStack) -> None:
     """Loads the pipeline and warms it up off the loop, starts the engine's worker, hands it to the servicer."""
-    try:
-        loaded = await asyncio.to_thread(load_pipeline, settings)
-    except pipeline_loading.ModelLoadError as error:  # pipeline_loading raises serving_core's own next
-        raise ModelLoadError(str(error)) from None
+    loaded = await asyncio.to_thread(load_pipeline, settings)
     catalog = SchedulerCatalog(loaded.pipeline.scheduler)
     limits = request_limits(settings, loaded)
     defaults = request_defaults(settings, loaded, catalog)

@@ -12,10 +12,14 @@ engine restarts. The worker speaks to the engine over one duplex pipe:
 While requests are live the worker steps without waiting; with none it blocks on the pipe.
 """
 
+import os
+import shutil
 import signal
+import tempfile
 import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
 import openvino
@@ -119,7 +123,16 @@ def build_pipeline(spec: PipelineSpec) -> ov_genai.ContinuousBatchingPipeline:
     scheduler.max_num_batched_tokens = spec.max_batch_tokens
     scheduler.dynamic_split_fuse = True
     scheduler.enable_prefix_caching = spec.prefix_caching
-    return ov_genai.ContinuousBatchingPipeline(spec.model_path, scheduler, spec.device, spec.properties)
+    path = Path(spec.model_path)
+    if path.suffix.lower() != ".gguf" or os.access(path, os.W_OK):
+        return ov_genai.ContinuousBatchingPipeline(str(path), scheduler, spec.device, spec.properties)
+    # openvino-genai 2026.4's GGUF reader opens the file read-write (O_RDWR|O_APPEND, seen with strace), which a
+    # read-only file or filesystem refuses: a container's baked-in or mounted model, a non-root user. It reads
+    # a private copy instead; the copy's name is gone once the pipeline is built (its data stays mapped).
+    with tempfile.TemporaryDirectory(prefix="hearth-gguf-") as folder:
+        copy = Path(folder) / path.name
+        shutil.copyfile(path, copy)
+        return ov_genai.ContinuousBatchingPipeline(str(copy), scheduler, spec.device, spec.properties)
 
 
 class _Requests:

@@ -11,7 +11,7 @@ import torch
 from image_service.engine import ImageBatching, ImageEngine
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
-from image_service.pipeline_loading import LoadedPipeline, load_pipeline
+from image_service.loading import LoadedPipeline, load_pipeline
 from image_service.schedulers import SchedulerCatalog
 from image_service.settings import ImageSettings
 from serving_core.request_errors import OutOfDeviceMemory

@@ -9,11 +9,12 @@ from pydantic import ValidationError
 from pydantic_settings import CliApp
 
 from image_service.generation_params import GenerationParams
+from image_service.loading import load_pipeline
 from image_service.pipeline_call import CallInput, run_pipeline_call
-from image_service.pipeline_loading import ModelLoadError, load_pipeline
 from image_service.schedulers import SchedulerCatalog
 from image_service.settings import ImageSettings
 from image_service.startup import request_defaults
+from serving_core.model_service import ModelLoadError
 from tests.image_service.tiny_sdxl import save_tiny_sdxl
 
 SNAPSHOT = "0123456789abcdef0123456789abcdef01234567"

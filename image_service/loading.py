@@ -25,6 +25,7 @@ from diffusers.loaders.single_file_utils import infer_diffusers_model_type
 from safetensors import safe_open
 
 from image_service.settings import ImageSettings
+from serving_core.model_service import ModelLoadError
 from serving_core.structured_logging import log_fields
 from serving_core.torch_device import resolve_device, resolve_dtype
 
@@ -36,10 +37,6 @@ SINGLE_FILE_PIPELINES = {
     "xl_base": "StableDiffusionXLPipeline",
     "playground-v2-5": "StableDiffusionXLPipeline",
 }
-
-
-class ModelLoadError(RuntimeError):
-    """The configured model cannot be served; the message says what to change."""
 
 
 @dataclass(frozen=True)
