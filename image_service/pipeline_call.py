@@ -35,7 +35,7 @@ class CallInput:
     seed: int
 
 
-class StepCounter:
+class DenoisingStepNumbers:
     """Turns diffusers' per-timestep callbacks into numbered denoising steps, as its progress bar counts them."""
 
     def __init__(self, scheduler: Any, num_inference_steps: int) -> None:
@@ -71,7 +71,7 @@ def run_pipeline_call(
     """
     scheduler = catalog.create(params.scheduler)
     pipeline.scheduler = scheduler
-    counter = StepCounter(scheduler, params.num_inference_steps)
+    counter = DenoisingStepNumbers(scheduler, params.num_inference_steps)
 
     def on_step_end(_pipeline: DiffusionPipeline, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
         if abandoned():

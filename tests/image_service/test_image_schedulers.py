@@ -3,7 +3,7 @@
 import pytest
 from diffusers import DPMSolverMultistepScheduler, PNDMScheduler
 
-from image_service.pipeline_call import StepCounter
+from image_service.pipeline_call import DenoisingStepNumbers
 from image_service.schedulers import KNOWN_SCHEDULERS, SchedulerCatalog
 from serving_core.request_errors import InvalidField
 
@@ -62,7 +62,7 @@ def test_each_scheduler_reports_exactly_the_requested_steps_in_order(
 ) -> None:
     scheduler = catalog.create(name)
     scheduler.set_timesteps(steps)
-    counter = StepCounter(scheduler, steps)
+    counter = DenoisingStepNumbers(scheduler, steps)
 
     reported = [counter.done for index in range(len(scheduler.timesteps)) if counter.advance(index)]
 
