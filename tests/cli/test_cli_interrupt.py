@@ -52,17 +52,21 @@ def test_ctrl_c_during_image_stops_the_denoising_loop_on_the_server(
     steps = {"gateway": 149, "grpc": 148}[route]
     where = ["--url", gateway.url] if route == "gateway" else ["--grpc", image_service.target]
     output = tmp_path / "never.png"
+    before = image_stats(image_service.target)
     process = start_hearth(["image", f"interrupted {route}", "-o", str(output), "--steps", str(steps), *where])
 
+    # A new pipeline call, not "a request is active": the previous test's call can still count as active
+    # until its worker reaches the next step, and Ctrl-C before this request even started would prove nothing.
     wait_for_stats(
         lambda: image_stats(image_service.target),
-        lambda stats: stats.active_requests > 0 or process.poll() is not None,
+        lambda stats: stats.pipeline_calls > before.pipeline_calls or process.poll() is not None,
     )
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     logged = wait_for_stats(
         lambda: [line for line in request_log_lines(image_service) if line.get("steps") == steps],
         lambda lines: len(lines) > 0,
+        timeout=120.0,
     )
 
     assert process.returncode == EXIT_INTERRUPTED
