@@ -239,7 +239,8 @@ async def run_text_suite(plan: TextPlan, paths: BenchPaths, budget: Budget, prog
         PEER: transformers_serve_on(ensure_peer_checkpoint(paths.text_model, paths.cache_dir)),
     }
     starts: dict[str, StartSystem] = {GATEWAY: hearth_gateway, GRPC: hearth_grpc, **peers}
-    concurrencies = {GATEWAY: (1, plan.streams, plan.high_streams)}
+    # OpenVINO in-process runs the high load too: the engine's own scaling is the ceiling of the gateway's.
+    concurrencies = {name: (1, plan.streams, plan.high_streams) for name in (GATEWAY, OPENVINO)}
     screened = {
         OPENVINO: candidate_configs(cores) if plan.screen_peer_configs else [DEFAULTS],
         PEER: candidate_configs(cores, torch_own_threads()) if plan.screen_peer_configs else [DEFAULTS],
