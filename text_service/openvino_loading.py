@@ -8,6 +8,7 @@ and threads come from the same settings as the transformers engine's.
 import logging
 import time
 from dataclasses import dataclass
+from functools import cache
 from math import ceil
 from pathlib import Path
 
@@ -57,8 +58,13 @@ class _GGUFFacts:
     eos_token_id: int | None
 
 
+@cache
 def _gguf_facts(path: Path) -> _GGUFFacts:
-    """The architecture, context length and end-of-sequence id, from the header alone (gguf_metadata says why)."""
+    """The architecture, context length and end-of-sequence id, from the header alone (gguf_metadata says why).
+
+    Cached: the engine choice, the loader's check and the prompt side all ask, and the file does not change
+    while the service starts.
+    """
     context_keys = {f"{architecture}.context_length" for architecture in GGUF_ARCHITECTURES}
     found = read_metadata(path, {"general.architecture", "tokenizer.ggml.eos_token_id", *context_keys})
     architecture = str(found.get("general.architecture", ""))
