@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 
 import httpx
+import openai
 import pytest
 
 from tests.http_gateway.fake_backends import FakeBackend, FakeImageService, FakeTextService
@@ -35,3 +36,10 @@ async def fake_gateway(fake_text: FakeBackend, fake_image: FakeBackend) -> Async
 async def client(fake_gateway: InProcessGateway) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=fake_gateway.url, timeout=10) as http:
         yield http
+
+
+@pytest.fixture
+async def sdk(fake_gateway: InProcessGateway) -> AsyncIterator[openai.AsyncOpenAI]:
+    """The official openai SDK pointed at the gateway in front of the fakes."""
+    async with openai.AsyncOpenAI(base_url=f"{fake_gateway.url}/v1", api_key="unused", max_retries=0) as client:
+        yield client
