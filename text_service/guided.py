@@ -63,6 +63,13 @@ def schema_depth(schema: Any) -> int:
     return 1 + max((schema_depth(child) for child in _subschemas(schema)), default=0)
 
 
+def schema_keywords(schema: Any) -> set[str]:
+    """Every keyword used anywhere in a schema (its own and its subschemas')."""
+    if not isinstance(schema, dict):
+        return set()
+    return set(schema).union(*(schema_keywords(child) for child in _subschemas(schema)))
+
+
 def _subschemas(schema: dict[str, Any]) -> Iterator[Any]:
     for key in _ONE_SUBSCHEMA:
         if key in schema:

@@ -13,6 +13,7 @@ engine restarts. The worker speaks to the engine over one duplex pipe:
 While requests are live the worker steps without waiting; with none it blocks on the pipe.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -25,12 +26,15 @@ from pathlib import Path
 import numpy as np
 import openvino
 import openvino_genai as ov_genai
+from outlines_core.json_schema import build_regex_from_schema
 
 from text_service.engine import SamplingOptions
-from text_service.guided import Guide
+from text_service.guided import Guide, schema_keywords
 
 # Hearth's top_k 0 means "no limit"; OpenVINO's own default for that is the largest size_t.
 NO_TOP_K = 2**64 - 1
+NUMERIC_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
+JSON_WHITESPACE = r"[ ]?"
 ENDED = {ov_genai.GenerationStatus.FINISHED, ov_genai.GenerationStatus.CANCEL, ov_genai.GenerationStatus.STOP}
 
 
@@ -103,9 +107,18 @@ class Step:
 
 
 def structured_output(guide: Guide) -> ov_genai.StructuredOutputConfig:
-    """A guide as OpenVINO's native structured output (xgrammar inside); a choice list arrives as a regex."""
+    """A guide as OpenVINO's native structured output (xgrammar inside); a choice list arrives as a regex.
+
+    xgrammar's JSON Schema grammar, as openvino-genai builds it, allows any run of whitespace between JSON
+    tokens, and a small model, given newlines, can spend every token it has on them. A schema is therefore
+    sent as outlines-core's regex of it, which allows at most one space there, unless the schema bounds
+    numbers, which that regex cannot enforce: then xgrammar's own JSON grammar, free whitespace and all.
+    """
     structured = ov_genai.StructuredOutputConfig()
-    setattr(structured, guide.kind, guide.text)
+    if guide.kind == "json_schema" and not schema_keywords(json.loads(guide.text)) & NUMERIC_BOUNDS:
+        structured.regex = build_regex_from_schema(guide.text, JSON_WHITESPACE)
+    else:
+        setattr(structured, guide.kind, guide.text)
     return structured
 
 
