@@ -62,11 +62,16 @@ def start_hearth(args: Sequence[str], **settings: str) -> subprocess.Popen[str]:
     )
 
 
-def text_stats(target: str) -> text_pb.EngineStats:
-    """The text service's live counts (GetModelInfo)."""
+def text_model_info(target: str) -> text_pb.GetModelInfoResponse:
+    """The text service's GetModelInfo: model, limits, capabilities and live counts."""
     with grpc.insecure_channel(target) as channel:
         stub = text_grpc.TextGenerationServiceStub(channel)
-        return stub.GetModelInfo(text_pb.GetModelInfoRequest(), timeout=10).stats
+        return stub.GetModelInfo(text_pb.GetModelInfoRequest(), timeout=10)
+
+
+def text_stats(target: str) -> text_pb.EngineStats:
+    """The text service's live counts (GetModelInfo)."""
+    return text_model_info(target).stats
 
 
 def image_stats(target: str) -> image_pb.ImageStats:

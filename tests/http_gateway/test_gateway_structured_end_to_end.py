@@ -6,9 +6,7 @@ in shapes that validate and that the SDK accepts, streamed and unary alike.
 
 import json
 import re
-from collections.abc import Iterator
 
-import grpc
 import httpx
 import jsonschema
 import openai
@@ -16,9 +14,7 @@ import pytest
 from httpx_sse import connect_sse
 from pydantic import BaseModel
 
-from hearth.text.v1 import text_service_pb2 as text_pb2
-from hearth.text.v1 import text_service_pb2_grpc
-from tests.http_gateway.gateway_process import GatewayProcess
+from tests.cli.hearth_processes import text_model_info
 from tests.service_processes import ServiceProcess
 
 # Nested objects, an array, an enum and required fields, bounded so a greedy reply ends within the tokens.
@@ -53,18 +49,6 @@ class Pet(BaseModel):
     legs: int
 
 
-@pytest.fixture(scope="module")
-def http(gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=300) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0, timeout=300) as client:
-        yield client
-
-
 def streamed_text(http: httpx.Client, body: dict) -> str:
     """The joined deltas of a /generate-text stream."""
     with connect_sse(http, "POST", "/generate-text", json={**body, "stream": True}) as source:
@@ -93,24 +77,26 @@ def generated_json(http: httpx.Client, sdk: openai.OpenAI, route: str) -> str:
 
 
 @pytest.mark.parametrize("route", ["rest", "rest-stream", "openai", "openai-stream"])
-def test_json_schema_constrained_output_validates(http: httpx.Client, sdk: openai.OpenAI, route: str) -> None:
-    jsonschema.validate(json.loads(generated_json(http, sdk, route)), SCHEMA)
+def test_json_schema_constrained_output_validates(
+    gateway_http: httpx.Client, gateway_sdk: openai.OpenAI, route: str
+) -> None:
+    jsonschema.validate(json.loads(generated_json(gateway_http, gateway_sdk, route)), SCHEMA)
 
 
-def test_a_regex_constrains_the_whole_generated_text(http: httpx.Client) -> None:
+def test_a_regex_constrains_the_whole_generated_text(gateway_http: httpx.Client) -> None:
     body = {"prompt": "Call me at", "max_new_tokens": 16, "do_sample": False, "include_prompt": False}
-    reply = http.post("/generate-text", json={**body, "regex": "[0-9]{3}-[0-9]{4}"})
+    reply = gateway_http.post("/generate-text", json={**body, "regex": "[0-9]{3}-[0-9]{4}"})
     assert reply.status_code == 200, reply.text
     assert re.fullmatch("[0-9]{3}-[0-9]{4}", reply.json()["generated_text"])
 
 
-def test_parse_with_a_pydantic_model_returns_the_object(sdk: openai.OpenAI) -> None:
+def test_parse_with_a_pydantic_model_returns_the_object(gateway_sdk: openai.OpenAI) -> None:
     messages = [{"role": "user", "content": "Describe a dog."}]
-    parsed = sdk.chat.completions.parse(**GREEDY, messages=messages, response_format=Pet)
+    parsed = gateway_sdk.chat.completions.parse(**GREEDY, messages=messages, response_format=Pet)
     assert isinstance(parsed.choices[0].message.parsed, Pet)
 
 
-def test_a_named_tool_is_called_with_valid_arguments_streamed_or_not(sdk: openai.OpenAI) -> None:
+def test_a_named_tool_is_called_with_valid_arguments_streamed_or_not(gateway_sdk: openai.OpenAI) -> None:
     tool = openai.pydantic_function_tool(Forecast, name="forecast")
     request = {
         **GREEDY,
@@ -118,13 +104,13 @@ def test_a_named_tool_is_called_with_valid_arguments_streamed_or_not(sdk: openai
         "tools": [tool],
         "tool_choice": {"type": "function", "function": {"name": "forecast"}},
     }
-    unary = sdk.chat.completions.parse(**request)
+    unary = gateway_sdk.chat.completions.parse(**request)
     assert unary.choices[0].finish_reason == "tool_calls"
     [call] = unary.choices[0].message.tool_calls
     assert call.function.name == "forecast"
     jsonschema.validate(json.loads(call.function.arguments), tool["function"]["parameters"])
     assert isinstance(call.function.parsed_arguments, Forecast)
-    with sdk.chat.completions.stream(**request) as stream:
+    with gateway_sdk.chat.completions.stream(**request) as stream:
         streamed = stream.get_final_completion()
     [streamed_call] = streamed.choices[0].message.tool_calls
     assert (streamed_call.function.name, streamed_call.function.arguments) == ("forecast", call.function.arguments)
@@ -132,18 +118,11 @@ def test_a_named_tool_is_called_with_valid_arguments_streamed_or_not(sdk: openai
     assert streamed.choices[0].finish_reason == "tool_calls"
 
 
-def _max_top_logprobs(text_service: ServiceProcess) -> int:
-    with grpc.insecure_channel(text_service.target) as channel:
-        stub = text_service_pb2_grpc.TextGenerationServiceStub(channel)
-        info = stub.GetModelInfo(text_pb2.GetModelInfoRequest(), timeout=10)
-    return info.capabilities.max_top_logprobs
-
-
-def test_logprobs_come_in_shapes_the_sdk_reads(sdk: openai.OpenAI, text_service: ServiceProcess) -> None:
+def test_logprobs_come_in_shapes_the_sdk_reads(gateway_sdk: openai.OpenAI, text_service: ServiceProcess) -> None:
     """As many alternatives as the engine reports (its capabilities say); one more is refused naming the field."""
-    top = min(2, _max_top_logprobs(text_service))
+    top = min(2, text_model_info(text_service.target).capabilities.max_top_logprobs)
     request = {**GREEDY, "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]}
-    chat = sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top)
+    chat = gateway_sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top)
     content = chat.choices[0].logprobs.content
     assert len(content) == chat.usage.completion_tokens
     for entry in content:
@@ -151,14 +130,16 @@ def test_logprobs_come_in_shapes_the_sdk_reads(sdk: openai.OpenAI, text_service:
         assert len(entry.top_logprobs) == top
         assert [alternative.token for alternative in entry.top_logprobs[:1]] == [entry.token][:top]
         assert entry.top_logprobs == sorted(entry.top_logprobs, key=lambda alternative: -alternative.logprob)
-    streamed = sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top, stream=True)
+    streamed = gateway_sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top, stream=True)
     pieces = [chunk.choices[0].logprobs for chunk in streamed if chunk.choices and chunk.choices[0].logprobs]
     assert [entry for piece in pieces for entry in piece.content] == content
     with pytest.raises(openai.BadRequestError) as refused:
-        sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top + 1)
+        gateway_sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top + 1)
     assert refused.value.param == "top_logprobs"
 
-    legacy = sdk.completions.create(model="hearth", prompt="1, 2, 3,", max_tokens=4, temperature=0, logprobs=top)
+    legacy = gateway_sdk.completions.create(
+        model="hearth", prompt="1, 2, 3,", max_tokens=4, temperature=0, logprobs=top
+    )
     logprobs = legacy.choices[0].logprobs
     assert "".join(logprobs.tokens) == legacy.choices[0].text
     assert logprobs.text_offset == [len("".join(logprobs.tokens[:index])) for index in range(len(logprobs.tokens))]
@@ -180,8 +161,10 @@ def test_logprobs_come_in_shapes_the_sdk_reads(sdk: openai.OpenAI, text_service:
         ),
     ],
 )
-def test_a_broken_constraint_is_a_400_naming_the_field(http: httpx.Client, path: str, body: dict, param: str) -> None:
-    reply = http.post(path, json=body)
+def test_a_broken_constraint_is_a_400_naming_the_field(
+    gateway_http: httpx.Client, path: str, body: dict, param: str
+) -> None:
+    reply = gateway_http.post(path, json=body)
     assert reply.status_code == 400, reply.text
     error = reply.json()["error"]
     assert error["param"] == param
