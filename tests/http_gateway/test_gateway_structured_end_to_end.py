@@ -117,6 +117,14 @@ def test_a_named_tool_is_called_with_valid_arguments_streamed_or_not(gateway_sdk
     assert streamed_call.id.startswith("call_")
     assert streamed.choices[0].finish_reason == "tool_calls"
 
+    answered = [
+        *request["messages"],
+        unary.choices[0].message.model_dump(include={"role", "content", "tool_calls"}, exclude_none=True),
+        {"role": "tool", "tool_call_id": call.id, "content": '{"forecast": "sunny"}'},
+    ]
+    reply = gateway_sdk.chat.completions.create(**{**GREEDY, "max_tokens": 8}, messages=answered, tools=[tool])
+    assert reply.usage.prompt_tokens > unary.usage.prompt_tokens, "the call and its result are in the prompt"
+
 
 def test_logprobs_come_in_shapes_the_sdk_reads(gateway_sdk: openai.OpenAI, text_service: ServiceProcess) -> None:
     """As many alternatives as the engine reports (its capabilities say); one more is refused naming the field."""
@@ -158,6 +166,14 @@ def test_logprobs_come_in_shapes_the_sdk_reads(gateway_sdk: openai.OpenAI, text_
                 "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": 7}}},
             },
             "response_format.json_schema.schema",
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "messages": [{"role": "user", "content": "Hi"}],
+                "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "no-such-type"}}}],
+            },
+            "tools[0].function.parameters",
         ),
     ],
 )
