@@ -47,7 +47,7 @@ from http_gateway.sse_schema import openai_chunks
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 FIELD_NAMES = {"max_new_tokens": "max_completion_tokens", **tool_calls.FIELD_NAMES}
-# A json_object format is sent as the schema of any object; the service's errors about it name this field.
+# What json_object (or a json_schema format that gives no schema) asks for: any JSON object.
 ANY_OBJECT = {"type": "object"}
 
 
@@ -73,12 +73,13 @@ def _messages(body: ChatCompletionRequest) -> list[text_pb2.ChatMessage]:
 
 def _guided(body: ChatCompletionRequest) -> tuple[text_pb2.GuidedDecoding | None, dict[str, str]]:
     """``response_format`` as guided decoding, and the name the service's errors about it should get."""
-    format = body.response_format
-    if isinstance(format, JsonObjectFormat):
+    response_format = body.response_format
+    if isinstance(response_format, JsonObjectFormat):
         return json_schema_guide(ANY_OBJECT, "response_format"), {"guided.json_schema": "response_format"}
-    if isinstance(format, JsonSchemaFormat):
+    if isinstance(response_format, JsonSchemaFormat):
         field = "response_format.json_schema.schema"
-        return json_schema_guide(format.json_schema.json_schema or ANY_OBJECT, field), {"guided.json_schema": field}
+        schema = response_format.json_schema.json_schema or ANY_OBJECT
+        return json_schema_guide(schema, field), {"guided.json_schema": field}
     return None, {}
 
 
@@ -158,8 +159,8 @@ class _ChunkMaker:
             id=self.completion_id, created=self.created, model=self.model, choices=choices, usage=usage
         )
         data = chunk.model_dump(exclude={"usage"} if not self.include_usage else None)
-        for choice, model in zip(data["choices"], choices, strict=True):
-            choice["delta"] = model.delta.model_dump(exclude_none=True)
+        for dumped, choice in zip(data["choices"], choices, strict=True):
+            dumped["delta"] = choice.delta.model_dump(exclude_none=True)
         return json_event(data)
 
 
