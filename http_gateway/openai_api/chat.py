@@ -46,7 +46,7 @@ from http_gateway.sse_schema import openai_chunks
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-FIELD_NAMES = {"max_new_tokens": "max_completion_tokens", **tool_calls.FIELD_NAMES}
+FIELD_NAMES = {"max_new_tokens": "max_completion_tokens", "guided": "response_format", **tool_calls.FIELD_NAMES}
 # What json_object (or a json_schema format that gives no schema) asks for: any JSON object.
 ANY_OBJECT = {"type": "object"}
 

@@ -203,6 +203,7 @@ async def test_completion_logprobs_have_the_legacy_shape(sdk: openai.AsyncOpenAI
             "response_format.json_schema.schema",
         ),
         ("/v1/chat/completions", {"response_format": {"type": "json_object"}}, "guided.json_schema", "response_format"),
+        ("/v1/chat/completions", {}, "guided", "response_format"),
         ("/v1/chat/completions", {}, "tools[1].parameters", "tools[1].function.parameters"),
         ("/v1/chat/completions", {}, "tool_choice.name", "tool_choice.function.name"),
         (
