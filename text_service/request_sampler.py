@@ -17,8 +17,8 @@ token only when two candidates are within rounding of each other (the same cavea
 
 The processor also sees every step's rows, which makes it the place to count decode steps and batch sizes,
 to hold a request to its guide (a ``GuideMatcher`` masks its row before the choice and learns the chosen
-token after it) and to record logprobs: the log-softmax of the row after the repetition penalty, before
-temperature, top-k, top-p and the guide's mask, as OpenVINO reports them. The chosen token is the row's
+token after it) and to record logprobs: the log-softmax of the row as the model gave it, before the
+repetition penalty, temperature, top-k, top-p and the guide's mask. The chosen token is the row's
 argmax once the processor is done, exactly what the manager then picks.
 """
 
@@ -113,10 +113,10 @@ class RequestSampler(ContinuousBatchingLogitsProcessor):
         ]
         if not rows:
             return scores
+        log_probs = {row: scores[row].log_softmax(dim=-1) for row, entry in rows if entry.top_logprobs is not None}
         for row, entry in rows:
             if entry.options.repetition_penalty != 1.0 and entry.state is not None:
                 _penalize(scores[row], entry.state, entry.options.repetition_penalty)
-        log_probs = {row: scores[row].log_softmax(dim=-1) for row, entry in rows if entry.top_logprobs is not None}
         for row, entry in rows:
             if entry.matcher is not None:
                 entry.matcher.mask(scores[row])
