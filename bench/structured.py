@@ -6,7 +6,8 @@ For each engine it starts the text service alone on the embedded model and then
    required fields (half unary, half streamed, ``--streams`` at a time, greedy, a different prompt each)
    and counts the answers that parse and validate (``jsonschema``): the issue's acceptance run;
 2. keeps ``--streams`` clients busy for ``--seconds`` with unconstrained requests, then as long with
-   constrained ones (twice each, alternating), and compares the aggregate generated tokens per second.
+   constrained ones (three times each, alternating), and compares the medians of the aggregate generated
+   tokens per second.
 
 Prints a Markdown table with the 1-minute load average: on a shared machine the ratio is what to read.
 """
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,7 @@ PLACES = ["by the sea", "in the hills", "in a town", "on a farm", "in the forest
 PROMPTS = [f"Describe a {subject} who lives {place}." for subject in SUBJECTS for place in PLACES]
 MAX_NEW_TOKENS = 160
 FREE_TOKENS = 64
+ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -130,9 +133,10 @@ async def _measure(target: str, engine: str, requests: int, streams: int, second
         stub = pb_grpc.TextGenerationServiceStub(channel)
         valid = await _acceptance(stub, requests, streams)
         rates: dict[bool, list[float]] = {False: [], True: []}
-        for guided in (False, True, False, True):
+        for guided in (False, True) * ROUNDS:
             rates[guided].append(await _throughput(stub, guided, streams, seconds))
-    return EngineResult(engine, requests, valid, max(rates[False]), max(rates[True]), psutil.getloadavg()[0])
+    free, constrained = statistics.median(rates[False]), statistics.median(rates[True])
+    return EngineResult(engine, requests, valid, free, constrained, psutil.getloadavg()[0])
 
 
 def _run_engine(model: Path, engine: str, args: argparse.Namespace, logs: Path) -> EngineResult:
