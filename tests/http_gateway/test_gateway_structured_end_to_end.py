@@ -128,7 +128,8 @@ def test_a_named_tool_is_called_with_valid_arguments_streamed_or_not(gateway_sdk
 
 def test_logprobs_come_in_shapes_the_sdk_reads(gateway_sdk: openai.OpenAI, text_service: ServiceProcess) -> None:
     """As many alternatives as the engine reports (its capabilities say); one more is refused naming the field."""
-    top = min(2, text_model_info(text_service.target).capabilities.max_top_logprobs)
+    most = text_model_info(text_service.target).capabilities.max_top_logprobs
+    top = min(2, most)
     request = {**GREEDY, "max_tokens": 4, "messages": [{"role": "user", "content": "Hi"}]}
     chat = gateway_sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top)
     content = chat.choices[0].logprobs.content
@@ -142,7 +143,7 @@ def test_logprobs_come_in_shapes_the_sdk_reads(gateway_sdk: openai.OpenAI, text_
     pieces = [chunk.choices[0].logprobs for chunk in streamed if chunk.choices and chunk.choices[0].logprobs]
     assert [entry for piece in pieces for entry in piece.content] == content
     with pytest.raises(openai.BadRequestError) as refused:
-        gateway_sdk.chat.completions.create(**request, logprobs=True, top_logprobs=top + 1)
+        gateway_sdk.chat.completions.create(**request, logprobs=True, top_logprobs=most + 1)
     assert refused.value.param == "top_logprobs"
 
     legacy = gateway_sdk.completions.create(
