@@ -17,6 +17,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from text_service.text_stream import held_back_length
+
 TOOL_CALL_OPEN = "<tool_call>"
 TOOL_CALL_CLOSE = "</tool_call>"
 GENERIC_TOOL_PROMPT = (
@@ -111,15 +113,7 @@ def parse_call(text: str) -> ToolCall | None:
     arguments = value.get("arguments", {})
     if not isinstance(arguments, dict):
         return None
-    return ToolCall(new_call_id(), value["name"], json.dumps(arguments))
-
-
-def _held_back(text: str, marker: str) -> int:
-    """Length of the longest suffix of text that could still grow into marker."""
-    for size in range(min(len(marker) - 1, len(text)), 0, -1):
-        if text.endswith(marker[:size]):
-            return size
-    return 0
+    return ToolCall(new_call_id(), value["name"], json.dumps(arguments, ensure_ascii=False))
 
 
 class ToolCallExtractor:
@@ -134,7 +128,6 @@ class ToolCallExtractor:
         self._constrained = use.constrained
         self._pending = ""
         self._in_call = False
-        self.calls: list[ToolCall] = []
 
     def push(self, text: str) -> tuple[str, list[ToolCall]]:
         """Adds a delta; returns the text that may be sent now and the calls completed by it."""
@@ -154,7 +147,6 @@ class ToolCallExtractor:
                     released += TOOL_CALL_OPEN + body + TOOL_CALL_CLOSE
                 else:
                     calls.append(call)
-                    self.calls.append(call)
                 continue
             start = self._pending.find(TOOL_CALL_OPEN)
             if start >= 0:
@@ -162,7 +154,7 @@ class ToolCallExtractor:
                 self._pending = self._pending[start + len(TOOL_CALL_OPEN) :]
                 self._in_call = True
                 continue
-            split = len(self._pending) - _held_back(self._pending, TOOL_CALL_OPEN)
+            split = len(self._pending) - held_back_length(self._pending, (TOOL_CALL_OPEN,))
             released, self._pending = released + self._pending[:split], self._pending[split:]
             return released, calls
 
@@ -174,5 +166,4 @@ class ToolCallExtractor:
         call = parse_call(pending.strip())
         if call is None:
             return (TOOL_CALL_OPEN if self._in_call else "") + pending, []
-        self.calls.append(call)
         return "", [call]

@@ -146,7 +146,7 @@ def _check_message_calls(message: pb.ChatMessage, path: str) -> tuple[ToolCall, 
             raise InvalidField(f"{where}.arguments", f"not valid JSON: {error}") from None
         if not isinstance(arguments, dict):
             raise InvalidField(f"{where}.arguments", "must be a JSON object")
-        calls.append(ToolCall(call.id, call.name, json.dumps(arguments)))
+        calls.append(ToolCall(call.id, call.name, json.dumps(arguments, ensure_ascii=False)))
     return tuple(calls)
 
 
