@@ -5,11 +5,12 @@ Commands are thin: they parse options into the CLI's messages, pick the gateway 
 a documented exit code (see `hearth_cli.errors`).
 """
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -79,6 +80,19 @@ def parse_size(size: str | None) -> tuple[int | None, int | None]:
         raise typer.BadParameter(f"{size!r} is not WIDTHxHEIGHT or a single number", param_hint="--size") from None
 
 
+def read_json_schema(path: Path | None) -> dict[str, Any] | None:
+    """The JSON Schema object in the file at ``path``; a file that holds none is a usage error."""
+    if path is None:
+        return None
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"{path}: {error}", param_hint="--json-schema") from None
+    if not isinstance(schema, dict):
+        raise typer.BadParameter(f"{path} holds no JSON object", param_hint="--json-schema")
+    return schema
+
+
 @app.command()
 def text(
     prompt: Annotated[str, typer.Argument(help="The prompt; - reads it from stdin.")],
@@ -87,13 +101,21 @@ def text(
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible sampling.")] = None,
     chat: Annotated[bool, typer.Option("--chat", help="Send the prompt as a chat message (chat template).")] = False,
     system: Annotated[str | None, typer.Option(help="System message, with --chat.")] = None,
+    json_schema: Annotated[
+        Path | None,
+        typer.Option("--json-schema", metavar="FILE", help="Make the output JSON valid against this schema."),
+    ] = None,
+    regex: Annotated[str | None, typer.Option(help="Make the output match this regular expression in full.")] = None,
     json_output: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     grpc_target: GrpcOption = None,
     token: TokenOption = None,
 ) -> None:
     """Generate text, streaming the tokens to the terminal as they come. Ctrl-C cancels it on the server."""
-    request = TextRequest(read_prompt(prompt), max_tokens, temperature, seed, chat, system)
+    if json_schema is not None and regex is not None:
+        raise typer.BadParameter("give --json-schema or --regex, not both", param_hint="--regex")
+    schema = read_json_schema(json_schema)
+    request = TextRequest(read_prompt(prompt), max_tokens, temperature, seed, chat, system, schema, regex)
     with one_line_errors(), open_backend(url, grpc_target, token) as backend, backend.text_stream(request) as events:
         if json_output:
             generated, done = terminal_output.join_text(events)

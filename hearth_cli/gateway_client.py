@@ -138,14 +138,23 @@ class GatewayClient:
                 "seed": request.seed,
                 "include_prompt": False,
                 "stream": True,
+                "json_schema": request.json_schema,
+                "regex": request.regex,
             }
         )
         with self._sse("/generate-text", payload) as events:
             yield _text_events(events)
 
     def _chat_payload(self, request: TextRequest) -> dict[str, Any]:
+        """OpenAI chat; a JSON Schema goes as its ``response_format``, which has no regex counterpart."""
+        if request.regex is not None:
+            raise HearthError("--regex with --chat needs --grpc: the OpenAI chat API has no regex field", EXIT_REJECTED)
         messages = [{"role": "system", "content": request.system}] if request.system else []
         messages.append({"role": "user", "content": request.prompt})
+        response_format = None
+        if request.json_schema is not None:
+            schema = {"name": "output", "schema": request.json_schema, "strict": True}
+            response_format = {"type": "json_schema", "json_schema": schema}
         return _without_none(
             {
                 "messages": messages,
@@ -154,6 +163,7 @@ class GatewayClient:
                 "seed": request.seed,
                 "stream": True,
                 "stream_options": {"include_usage": True},
+                "response_format": response_format,
             }
         )
 

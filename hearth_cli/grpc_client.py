@@ -4,6 +4,7 @@ It uses the generated stubs of the public contract and nothing else, so it also 
 client talks to Hearth. Leaving a stream cancels the call, which frees the server's batch slot.
 """
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,6 +60,14 @@ def _exit_code(code: grpc.StatusCode) -> int:
     return EXIT_FAILED
 
 
+def _guided(request: TextRequest) -> text_pb.GuidedDecoding | None:
+    if request.json_schema is not None:
+        return text_pb.GuidedDecoding(json_schema=json.dumps(request.json_schema))
+    if request.regex is not None:
+        return text_pb.GuidedDecoding(regex=request.regex)
+    return None
+
+
 class GrpcClient:
     """One service at `target`; which kind it is only matters to the call made on it."""
 
@@ -96,9 +105,9 @@ class GrpcClient:
         if request.chat:
             messages = [text_pb.ChatMessage(role="system", content=request.system)] if request.system else []
             messages.append(text_pb.ChatMessage(role="user", content=request.prompt))
-            params = text_pb.TextParams(messages=messages, sampling=sampling)
+            params = text_pb.TextParams(messages=messages, sampling=sampling, guided=_guided(request))
         else:
-            params = text_pb.TextParams(prompt=request.prompt, sampling=sampling)
+            params = text_pb.TextParams(prompt=request.prompt, sampling=sampling, guided=_guided(request))
         message = text_pb.GenerateStreamRequest(params=params)
         stub = text_grpc.TextGenerationServiceStub(self._channel)
         with self._stream(lambda: stub.GenerateStream(message)) as call:

@@ -20,6 +20,8 @@ class TextRequest:
     seed: int | None = None
     chat: bool = False
     system: str | None = None
+    json_schema: dict[str, Any] | None = None
+    regex: str | None = None
 
 
 @dataclass(frozen=True)

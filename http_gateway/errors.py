@@ -89,6 +89,9 @@ _INTERNAL = _Answer(500, "internal_error", "the {backend} backend failed: {detai
 # listening, the gateway's own deadline, a message over the size limit), by the status code's name.
 _ANSWERS: dict[str, _Answer] = {
     Reason.INVALID_FIELD: _INVALID,
+    # The client chose a field this backend's engine cannot honour: a 400, not a 501, because the OpenAI SDK
+    # retries every 5xx, and the same request would be refused again.
+    Reason.UNSUPPORTED_FIELD: _Answer(400, "invalid_request_error", "the {backend} backend cannot honour {details}"),
     Reason.QUEUE_FULL: _Answer(
         429, "rate_limit_error", "the {backend} backend's queue is full, retry later: {details}"
     ),
@@ -135,8 +138,9 @@ def from_rpc_error(
     does not know). Retry-After is the backend's RetryInfo, else ``retry_after_seconds``.
     """
     code = error.code()
-    details = error.details() or code.name.lower()
     rich = _rich_details(error)
+    param = _param(rich.field, field_names or {})
+    details = _renamed_field(error.details() or code.name.lower(), rich.field, param)
     answer = _ANSWERS.get(rich.reason or "") or _ANSWERS.get(code.name, _INTERNAL)
     headers: dict[str, str] = {}
     if answer.status == 429:
@@ -147,20 +151,38 @@ def from_rpc_error(
         answer.message.format(backend=backend, target=target, details=details),
         type=answer.type,
         code=code.name.lower(),
-        param=_param(rich.field, field_names or {}),
+        param=param,
         headers=headers,
         backend=backend,
     )
 
 
 def _param(field: str | None, field_names: Mapping[str, str]) -> str | None:
-    """The route's name for a contract field path: ``sampling.stop[1]`` → ``stop[1]``, renamed if asked."""
+    """The route's name for a contract field path: ``sampling.stop[1]`` → ``stop[1]``, renamed if asked.
+
+    ``field_names`` keys are contract paths with ``[]`` for any index (``tools[].parameters``); the longest
+    one that the path starts with is replaced by its value, which has the same ``[]`` slots, and the path's
+    own indices are put back in order: ``tools[2].parameters`` → ``tools[2].function.parameters``.
+    """
     if not field:
         return None
     for container in CONTRACT_CONTAINERS:
         field = field.removeprefix(container)
-    base = re.split(r"[.\[]", field, maxsplit=1)[0]
-    return field_names.get(base, base) + field[len(base) :]
+    indices = re.findall(r"\[\d+\]", field)
+    shape = re.sub(r"\[\d+\]", "[]", field)
+    for contract in sorted(field_names, key=len, reverse=True):
+        if shape == contract or shape.startswith((contract + ".", contract + "[")):
+            shape = field_names[contract] + shape[len(contract) :]
+            break
+    first, *rest = shape.split("[]")
+    return first + "".join(index + part for index, part in zip(indices, rest, strict=True))
+
+
+def _renamed_field(details: str, field: str | None, param: str | None) -> str:
+    """The backend's message with its leading contract field path (``guided.regex: …``) in the route's words."""
+    if field and param and details.startswith(f"{field}: "):
+        return f"{param}: {details[len(field) + 2 :]}"
+    return details
 
 
 def _rich_details(error: grpc.aio.AioRpcError) -> _RichDetails:

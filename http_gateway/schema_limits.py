@@ -21,21 +21,26 @@ SchemaBounds = Mapping[str, Mapping[str, FieldBounds]]
 BackendLimits = Mapping[str, Mapping[str, float]]
 
 _TOKENS = ("integer", "maximum", "max_new_tokens_limit")
+_TOP_LOGPROBS = ("integer", "maximum", "max_top_logprobs")
 _TEXT_FIELDS: dict[str, dict[str, list[tuple[str, str, str]]]] = {
     "TextRequest": {
         "max_new_tokens": [_TOKENS],
         "prompt": [("string", "maxLength", "max_prompt_chars")],
         "stop": [("array", "maxItems", "max_stop_sequences")],
+        "regex": [("string", "maxLength", "max_guided_chars")],
     },
     "CompletionRequest": {
         "max_tokens": [_TOKENS],
         "prompt": [("string", "maxLength", "max_prompt_chars")],
         "stop": [("array", "maxItems", "max_stop_sequences")],
+        "logprobs": [_TOP_LOGPROBS],
     },
     "ChatCompletionRequest": {
         "max_tokens": [_TOKENS],
         "max_completion_tokens": [_TOKENS],
         "stop": [("array", "maxItems", "max_stop_sequences")],
+        "top_logprobs": [_TOP_LOGPROBS],
+        "tools": [("array", "maxItems", "max_tools")],
     },
 }
 _SIDE = [

@@ -28,6 +28,7 @@ class Reason(StrEnum):
     SHUTTING_DOWN = "SHUTTING_DOWN"
     DEADLINE_EXCEEDED = "DEADLINE_EXCEEDED"
     CANCELLED = "CANCELLED"
+    UNSUPPORTED_FIELD = "UNSUPPORTED_FIELD"
     INTERNAL = "INTERNAL"
 
 
@@ -56,6 +57,17 @@ class InvalidField(RequestError):
     def details(self) -> list[message.Message]:
         violation = error_details_pb2.BadRequest.FieldViolation(field=self.field, description=self.description)
         return [error_details_pb2.BadRequest(field_violations=[violation])]
+
+
+class UnsupportedField(InvalidField):
+    """The request set a field this service's engine cannot honour; refused rather than silently ignored.
+
+    UNIMPLEMENTED, but with its own reason and a BadRequest naming the field: the client chose the field and
+    can drop it, so it is no server fault to retry (the gateway answers 400, not 501).
+    """
+
+    code = grpc.StatusCode.UNIMPLEMENTED
+    reason = Reason.UNSUPPORTED_FIELD
 
 
 class QueueFull(RequestError):

@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from text_service.guided import Guide
+
 
 @dataclass(frozen=True)
 class SamplingOptions:
@@ -33,12 +35,35 @@ class SamplingOptions:
 
 @dataclass(frozen=True)
 class EngineRequest:
-    """One generation: the prompt's token ids and how to sample. ``arrival`` is a time.perf_counter() stamp."""
+    """One generation: the prompt's token ids and how to sample. ``arrival`` is a time.perf_counter() stamp.
+
+    ``guide`` constrains the output (None: free text); ``top_logprobs`` asks for every token's logprob and
+    that many alternatives (None: no logprobs at all).
+    """
 
     request_id: str
     prompt_ids: list[int]
     sampling: SamplingOptions
     arrival: float
+    guide: Guide | None = None
+    top_logprobs: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    """What an engine honours beyond plain generation; validation refuses the rest with UnsupportedField."""
+
+    guided_kinds: tuple[str, ...]
+    logprobs: bool
+    max_top_logprobs: int
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """One generated token's log-probability and the most likely (token id, logprob) pairs, most likely first."""
+
+    logprob: float
+    top: tuple[tuple[int, float], ...] = ()
 
 
 class FinishReason(enum.Enum):
@@ -50,10 +75,14 @@ class FinishReason(enum.Enum):
 
 @dataclass(frozen=True)
 class TextDelta:
-    """New text since the previous delta (never half a character, never part of a stop string) and its tokens."""
+    """New text since the previous delta (never half a character, never part of a stop string) and its tokens.
+
+    ``logprobs`` has one entry per token when the request asked for them, else none.
+    """
 
     text: str
     token_ids: list[int]
+    logprobs: list[TokenLogprob] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -124,6 +153,7 @@ class TextEngine(ABC):
     """Generates tokens for many requests at once."""
 
     description: EngineDescription
+    capabilities: EngineCapabilities
 
     @abstractmethod
     def start(self) -> None:

@@ -16,7 +16,15 @@ from tokenizers import Tokenizer
 
 from serving_core.out_of_memory import is_out_of_memory
 from serving_core.request_errors import InvalidField, OutOfDeviceMemory, QueueFull, RequestError, ShuttingDown
-from text_service.engine import Completion, EngineEvent, EngineRequest, FinishReason, TextBatching, TextDelta
+from text_service.engine import (
+    Completion,
+    EngineEvent,
+    EngineRequest,
+    FinishReason,
+    TextBatching,
+    TextDelta,
+    TokenLogprob,
+)
 from text_service.text_stream import StopAwareDetokenizer
 
 TicketT = TypeVar("TicketT")
@@ -32,6 +40,7 @@ class LiveRequest(Generic[TicketT]):
     events: asyncio.Queue[EngineEvent | RequestError] = field(default_factory=asyncio.Queue)
     token_ids: list[int] = field(default_factory=list)
     unsent_ids: list[int] = field(default_factory=list)
+    unsent_logprobs: list[TokenLogprob] = field(default_factory=list)
     started_at: float | None = None
     first_token_at: float | None = None
     completion: Completion | None = None
@@ -104,10 +113,18 @@ class LiveRequests(Generic[TicketT]):
             if isinstance(event, Completion):
                 return
 
-    def deliver(self, live: LiveRequest[TicketT], new_ids: list[int], finished: bool, started_at: float) -> bool:
+    def deliver(
+        self,
+        live: LiveRequest[TicketT],
+        new_ids: list[int],
+        finished: bool,
+        started_at: float,
+        logprobs: list[TokenLogprob] | None = None,
+    ) -> bool:
         """Takes one step's new tokens; returns True when a stop string ended the request (the engine must stop it).
 
-        ``started_at`` is when the engine first scheduled the request (a perf_counter stamp), for queue time.
+        ``started_at`` is when the engine first scheduled the request (a perf_counter stamp), for queue time;
+        ``logprobs``, when the request asked for them, has one entry per new token.
         """
         if live.completion is not None:
             return False
@@ -116,6 +133,7 @@ class LiveRequests(Generic[TicketT]):
             live.started_at = started_at
         live.token_ids.extend(new_ids)
         live.unsent_ids.extend(new_ids)
+        live.unsent_logprobs.extend(logprobs or ())
         released = live.detokenizer.push(new_ids)
         text = released.text
         reason = None
@@ -126,8 +144,8 @@ class LiveRequests(Generic[TicketT]):
             ended_by_eos = bool(live.token_ids) and live.token_ids[-1] in self._eos
             reason = FinishReason.END_OF_SEQUENCE if ended_by_eos else FinishReason.LENGTH
         if text or (reason is not None and live.unsent_ids):
-            live.events.put_nowait(TextDelta(text, live.unsent_ids))
-            live.unsent_ids = []
+            live.events.put_nowait(TextDelta(text, live.unsent_ids, live.unsent_logprobs))
+            live.unsent_ids, live.unsent_logprobs = [], []
         if reason is not None:
             live.events.put_nowait(self.complete(live, reason))
         return released.stopped

@@ -29,6 +29,7 @@ from serving_core.structured_logging import log_fields
 from text_service.engine import (
     Completion,
     DecodeSteps,
+    EngineCapabilities,
     EngineDescription,
     EngineEvent,
     EngineRequest,
@@ -36,13 +37,29 @@ from text_service.engine import (
     FinishReason,
     TextBatching,
     TextEngine,
+    TokenLogprob,
 )
-from text_service.live_requests import LiveRequests, generation_error
-from text_service.openvino_worker import Add, Cancel, LoadFailed, PipelineSpec, Ready, Step, Stop, run_worker
+from text_service.live_requests import LiveRequest, LiveRequests, generation_error
+from text_service.openvino_worker import (
+    Add,
+    Cancel,
+    LoadFailed,
+    PipelineSpec,
+    Ready,
+    RequestStep,
+    Step,
+    Stop,
+    run_worker,
+)
 
 logger = logging.getLogger(__name__)
 
 ENGINE_NAME = "openvino-continuous-batching"
+# StructuredOutputConfig takes JSON Schema, regex and EBNF (a choice list is sent as a regex); the pipeline
+# reports the chosen token's logprob but no alternatives.
+CAPABILITIES = EngineCapabilities(
+    guided_kinds=("json_schema", "regex", "choice", "grammar"), logprobs=True, max_top_logprobs=0
+)
 STOP_TIMEOUT_SECONDS = 30.0
 
 
@@ -121,6 +138,7 @@ class OpenVINOEngine(TextEngine):
         self.description = EngineDescription(
             name=ENGINE_NAME, max_batch_size=batching.max_batch_size, attention="paged (openvino)"
         )
+        self.capabilities = CAPABILITIES
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -146,7 +164,10 @@ class OpenVINOEngine(TextEngine):
             raise NotReady("the openvino worker is restarting after a failure; retry in a moment")
         number = next(self._numbers)
         self._live.admit(request, number)
-        self._worker.connection.send(Add(number, request.prompt_ids, request.sampling, self._eos))
+        wants_logprobs = request.top_logprobs is not None
+        self._worker.connection.send(
+            Add(number, request.prompt_ids, request.sampling, self._eos, request.guide, wants_logprobs)
+        )
 
     def stream(self, request_id: str) -> AsyncIterator[EngineEvent]:
         return self._live.events(request_id)
@@ -192,7 +213,9 @@ class OpenVINOEngine(TextEngine):
                 continue
             if output.error:
                 self._live.fail(live, generation_error(output.error))
-            elif self._live.deliver(live, output.token_ids, output.finished, output.started_at):
+            elif self._live.deliver(
+                live, output.token_ids, output.finished, output.started_at, _logprobs(live, output)
+            ):
                 self._send_cancel(output.number)
 
     def _worker_gone(self, worker: PipelineWorker) -> None:
@@ -215,3 +238,9 @@ class OpenVINOEngine(TextEngine):
         self._listen(self._worker)
         log_fields(logger, "openvino worker restarted", pid=self._worker.process.pid)
         self._replacing = None
+
+
+def _logprobs(live: LiveRequest[int], output: RequestStep) -> list[TokenLogprob] | None:
+    if live.request.top_logprobs is None:
+        return None
+    return [TokenLogprob(logprob) for logprob in output.logprobs]

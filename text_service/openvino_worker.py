@@ -5,13 +5,15 @@ the service's own process would stall the event loop, gRPC and health checks for
 of its own it stalls nothing, and a crash of the native library takes down only this worker, which the
 engine restarts. The worker speaks to the engine over one duplex pipe:
 
-- engine → worker: ``Add`` (a request's token ids and sampling), ``Cancel``, ``Stop``;
+- engine → worker: ``Add`` (a request's token ids, sampling, guide and whether it wants logprobs), ``Cancel``,
+  ``Stop``;
 - worker → engine: ``Ready`` or ``LoadFailed`` once, then one ``Step`` per forward pass holding every
   request's new tokens, so the engine's event loop wakes once per step.
 
 While requests are live the worker steps without waiting; with none it blocks on the pipe.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -24,11 +26,15 @@ from pathlib import Path
 import numpy as np
 import openvino
 import openvino_genai as ov_genai
+from outlines_core.json_schema import build_regex_from_schema
 
 from text_service.engine import SamplingOptions
+from text_service.guided import Guide, schema_keywords
 
 # Hearth's top_k 0 means "no limit"; OpenVINO's own default for that is the largest size_t.
 NO_TOP_K = 2**64 - 1
+NUMERIC_BOUNDS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
+JSON_WHITESPACE = r"[ ]?"
 ENDED = {ov_genai.GenerationStatus.FINISHED, ov_genai.GenerationStatus.CANCEL, ov_genai.GenerationStatus.STOP}
 
 
@@ -51,6 +57,8 @@ class Add:
     prompt_ids: list[int]
     sampling: SamplingOptions
     eos_token_ids: frozenset[int]
+    guide: Guide | None = None
+    logprobs: bool = False
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class RequestStep:
     finished: bool
     started_at: float
     error: str = ""
+    logprobs: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,11 +106,36 @@ class Step:
     cache_usage: float
 
 
-def generation_config(sampling: SamplingOptions, eos_token_ids: frozenset[int]) -> ov_genai.GenerationConfig:
-    """The request's sampling in OpenVINO's terms; stop strings stay with Hearth's detokenizer."""
+def structured_output(guide: Guide) -> ov_genai.StructuredOutputConfig:
+    """A guide as OpenVINO's native structured output (xgrammar inside); a choice list arrives as a regex.
+
+    xgrammar's JSON Schema grammar, as openvino-genai builds it, allows any run of whitespace between JSON
+    tokens, and a small model, given newlines, can spend every token it has on them. A schema is therefore
+    sent as outlines-core's regex of it, which allows at most one space there, unless the schema bounds
+    numbers, which that regex cannot enforce: then xgrammar's own JSON grammar, free whitespace and all.
+    """
+    structured = ov_genai.StructuredOutputConfig()
+    if guide.kind == "json_schema" and not schema_keywords(json.loads(guide.text)) & NUMERIC_BOUNDS:
+        structured.regex = build_regex_from_schema(guide.text, JSON_WHITESPACE)
+    else:
+        setattr(structured, guide.kind, guide.text)
+    return structured
+
+
+def generation_config(command: Add) -> ov_genai.GenerationConfig:
+    """The request's sampling, guide and logprobs in OpenVINO's terms; stop strings stay with Hearth's detokenizer.
+
+    OpenVINO reports the chosen token's logprob only (``logprobs`` above 1 acts as 1), before temperature and
+    any structured-output mask: so this engine offers logprobs without alternatives.
+    """
+    sampling = command.sampling
     config = ov_genai.GenerationConfig()
+    if command.guide is not None:
+        config.structured_output_config = structured_output(command.guide)
+    if command.logprobs:
+        config.logprobs = 1
     config.max_new_tokens = sampling.max_new_tokens
-    config.stop_token_ids = set(eos_token_ids)
+    config.stop_token_ids = set(command.eos_token_ids)
     config.repetition_penalty = sampling.repetition_penalty
     config.apply_chat_template = False
     if sampling.greedy:
@@ -147,7 +181,7 @@ class _Requests:
 
     def add(self, command: Add) -> None:
         tensor = openvino.Tensor(np.array([command.prompt_ids], dtype=np.int64))
-        config = generation_config(command.sampling, command.eos_token_ids)
+        config = generation_config(command)
         handle = self._pipeline.add_request(command.number, tensor, config)
         self._handles[command.number] = (handle, None)
 
@@ -169,9 +203,11 @@ class _Requests:
         outputs = []
         for number, (handle, first_step) in list(self._handles.items()):
             new_ids: list[int] = []
+            logprobs: list[float] = []
             if handle.can_read():
                 for output in handle.read().values():
                     new_ids.extend(output.generated_ids)
+                    logprobs.extend(output.generated_log_probs)
             started = first_step if first_step is not None else began
             if new_ids and first_step is None:
                 self._handles[number] = (handle, began)
@@ -181,7 +217,7 @@ class _Requests:
             if finished:
                 del self._handles[number]
             if new_ids or finished:
-                outputs.append(RequestStep(number, new_ids, finished, started, error))
+                outputs.append(RequestStep(number, new_ids, finished, started, error, logprobs))
         metrics = self._pipeline.get_metrics()
         return Step(outputs, metrics.scheduled_requests, metrics.cache_usage / 100.0)
 

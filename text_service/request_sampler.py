@@ -15,19 +15,26 @@ The same seed, prompt and parameters give the same tokens whatever the batch hol
 logits are the same: batched float matmuls can differ from unbatched ones in the last bits, which flips a
 token only when two candidates are within rounding of each other (the same caveat vLLM documents).
 
-The processor also sees every step's rows, which makes it the place to count decode steps and batch sizes.
+The processor also sees every step's rows, which makes it the place to count decode steps and batch sizes,
+to hold a request to its guide (a ``GuideMatcher`` masks its row before the choice and learns the chosen
+token after it) and to record logprobs: the log-softmax of the row as the model gave it, before the
+repetition penalty, temperature, top-k, top-p and the guide's mask. The chosen token is the row's
+argmax once the processor is done, exactly what the manager then picks.
 """
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
+from llguidance import LLTokenizer
 from transformers.generation.continuous_batching.cb_logits_processors import ContinuousBatchingLogitsProcessor
 from transformers.generation.continuous_batching.requests import FutureRequestState, RequestState
 
 from text_service import transformers_internals as internals
-from text_service.engine import DecodeSteps, SamplingOptions
+from text_service.engine import DecodeSteps, SamplingOptions, TokenLogprob
+from text_service.guide_matcher import GuideMatcher
+from text_service.guided import Guide
 
 SLOT_KWARG = "hearth_sampling_slot"
 NO_SLOT = -1
@@ -38,11 +45,15 @@ SLOT_RANGE = 2**31 - 1
 class _Slot:
     options: SamplingOptions
     generator: torch.Generator
+    matcher: GuideMatcher | None = None
+    top_logprobs: int | None = None
+    logprobs: list[TokenLogprob] = field(default_factory=list)
     state: RequestState | None = None
 
     @property
     def untouched(self) -> bool:
-        return self.options.greedy and self.options.repetition_penalty == 1.0
+        plain = self.matcher is None and self.top_logprobs is None
+        return plain and self.options.greedy and self.options.repetition_penalty == 1.0
 
 
 class RequestSampler(ContinuousBatchingLogitsProcessor):
@@ -51,16 +62,24 @@ class RequestSampler(ContinuousBatchingLogitsProcessor):
     supported_kwargs: ClassVar[dict[str, type]] = {SLOT_KWARG: int}
     ignored_kwargs: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, steps: DecodeSteps) -> None:
+    def __init__(self, steps: DecodeSteps, guide_tokenizer: LLTokenizer) -> None:
         self.steps = steps
+        self._guide_tokenizer = guide_tokenizer
         self._slots: dict[int, _Slot] = {}
         self._next_slot = itertools.count()
 
-    def add(self, options: SamplingOptions) -> int:
-        """Registers a request's options; returns the slot id to pass with the request."""
+    def add(self, options: SamplingOptions, guide: Guide | None = None, top_logprobs: int | None = None) -> int:
+        """Registers a request's options, guide and logprobs wish; returns the slot id to pass with the request."""
+        matcher = GuideMatcher(self._guide_tokenizer, guide) if guide is not None else None
         slot = next(self._next_slot) % SLOT_RANGE
-        self._slots[slot] = _Slot(options, torch.Generator().manual_seed(options.seed))
+        self._slots[slot] = _Slot(options, torch.Generator().manual_seed(options.seed), matcher, top_logprobs)
         return slot
+
+    def logprobs(self, slot: int) -> list[TokenLogprob]:
+        """The request's logprobs so far, one per token chosen (read on the event loop, appended on the
+        generation thread before the token is handed out)."""
+        entry = self._slots.get(slot)
+        return entry.logprobs if entry is not None else []
 
     def remove(self, slot: int) -> None:
         self._slots.pop(slot, None)
@@ -94,13 +113,30 @@ class RequestSampler(ContinuousBatchingLogitsProcessor):
         ]
         if not rows:
             return scores
+        log_probs = {row: scores[row].log_softmax(dim=-1) for row, entry in rows if entry.top_logprobs is not None}
         for row, entry in rows:
             if entry.options.repetition_penalty != 1.0 and entry.state is not None:
                 _penalize(scores[row], entry.state, entry.options.repetition_penalty)
+        for row, entry in rows:
+            if entry.matcher is not None:
+                entry.matcher.mask(scores[row])
         sampled = [(row, entry) for row, entry in rows if not entry.options.greedy]
         if sampled:
             _sample_rows(scores, sampled)
+        for row, entry in rows:
+            if entry.matcher is None and entry.top_logprobs is None:
+                continue
+            token = int(scores[row].argmax())
+            if entry.matcher is not None:
+                entry.matcher.accept(token)
+            if entry.top_logprobs is not None:
+                entry.logprobs.append(_token_logprob(log_probs[row], token, entry.top_logprobs))
         return scores
+
+
+def _token_logprob(log_probs: torch.Tensor, token: int, top: int) -> TokenLogprob:
+    values, ids = log_probs.topk(top) if top else (log_probs[:0], log_probs[:0])
+    return TokenLogprob(float(log_probs[token]), tuple(zip(ids.tolist(), values.tolist(), strict=True)))
 
 
 def _penalize(row_scores: torch.Tensor, state: RequestState, penalty: float) -> None:

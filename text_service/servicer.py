@@ -19,19 +19,13 @@ from hearth.text.v1 import text_service_pb2 as pb
 from hearth.text.v1 import text_service_pb2_grpc as pb_grpc
 from serving_core.request_errors import NotReady
 from serving_core.request_scope import RequestScope, request_scope
-from text_service.engine import Completion, EngineEvent, EngineRequest, FinishReason, TextEngine
+from text_service.engine import Completion, EngineEvent, EngineRequest, TextEngine
 from text_service.engine_choice import ModelFacts
 from text_service.prompts import EncodedPrompt, PromptEncoder
+from text_service.response_pieces import Piece, ResponsePieces, tool_call_message
 from text_service.validation import TextLimits, ValidRequest, check_generate_request, check_prompt_input, fit_to_context
 
 logger = logging.getLogger(__name__)
-
-FINISH_REASONS = {
-    FinishReason.LENGTH: pb.FINISH_REASON_LENGTH,
-    FinishReason.STOP_SEQUENCE: pb.FINISH_REASON_STOP_SEQUENCE,
-    FinishReason.END_OF_SEQUENCE: pb.FINISH_REASON_END_OF_SEQUENCE,
-    FinishReason.CANCELLED: pb.FINISH_REASON_CANCELLED,
-}
 
 
 @dataclass(frozen=True)
@@ -57,6 +51,16 @@ def _timings(completion: Completion) -> pb.Timings:
         queue_seconds=completion.queue_seconds,
         time_to_first_token_seconds=completion.time_to_first_token_seconds,
         total_seconds=completion.total_seconds,
+    )
+
+
+def _stream_piece(piece: Piece, request_id: str) -> pb.GenerateStreamResponse:
+    return pb.GenerateStreamResponse(
+        text=piece.text,
+        token_ids=piece.token_ids,
+        request_id=request_id,
+        logprobs=piece.logprobs,
+        tool_calls=piece.call_deltas(),
     )
 
 
@@ -88,11 +92,15 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
         self, serving: Serving, request: pb.GenerateRequest | pb.GenerateStreamRequest, scope: RequestScope
     ) -> tuple[ValidRequest, EncodedPrompt]:
         """Validates, tokenizes off the loop, checks the context, submits; returns once the engine holds it."""
-        valid = check_generate_request(request, serving.limits, serving.encoder.has_chat_template)
+        encoder, engine = serving.encoder, serving.engine
+        valid = check_generate_request(request, serving.limits, encoder.has_chat_template, engine.capabilities)
         scope.request_id = valid.request_id
-        prompt = await asyncio.to_thread(serving.encoder.encode, valid.prompt.prompt, valid.prompt.messages)
+        tools = valid.tool_use.tools if valid.tool_use is not None else ()
+        prompt = await asyncio.to_thread(encoder.encode, valid.prompt.prompt, valid.prompt.messages, tools)
         sampling = fit_to_context(valid, len(prompt.token_ids), serving.limits)
-        serving.engine.submit(EngineRequest(valid.request_id, prompt.token_ids, sampling, scope.started))
+        engine.submit(
+            EngineRequest(valid.request_id, prompt.token_ids, sampling, scope.started, valid.guide, valid.top_logprobs)
+        )
         return valid, prompt
 
     @staticmethod
@@ -114,21 +122,28 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
         async with request_scope(logger, "Generate", context) as scope:
             serving = self._ready()
             valid, prompt = await self._admit(serving, request, scope)
+            pieces = ResponsePieces(serving.encoder, valid.tool_use)
             texts = [prompt.text] if valid.include_prompt else []
             token_ids: list[int] = []
+            logprobs: list[pb.TokenLogprob] = []
             async with aclosing(self._events(serving, valid.request_id, scope)) as events:
                 async for event in events:
                     if isinstance(event, Completion):
+                        texts.append(pieces.last_piece().text)
                         return pb.GenerateResponse(
                             text="".join(texts),
                             token_ids=token_ids,
-                            finish_reason=FINISH_REASONS[event.finish_reason],
+                            finish_reason=pieces.finish_reason(event),
                             usage=_usage(event),
                             timings=_timings(event),
                             request_id=valid.request_id,
+                            logprobs=logprobs,
+                            tool_calls=[tool_call_message(call) for call in pieces.calls],
                         )
-                    texts.append(event.text)
-                    token_ids.extend(event.token_ids)
+                    piece = pieces.piece(event)
+                    texts.append(piece.text)
+                    token_ids.extend(piece.token_ids)
+                    logprobs.extend(piece.logprobs)
             raise RuntimeError(f"the engine ended request {valid.request_id!r} without a Completion")
         raise AssertionError("unreachable: every refusal aborts the call")
 
@@ -139,19 +154,22 @@ class TextGenerationServicer(pb_grpc.TextGenerationServiceServicer):
             serving = self._ready()
             valid, prompt = await self._admit(serving, request, scope)
             request_id = valid.request_id
+            pieces = ResponsePieces(serving.encoder, valid.tool_use)
             async with aclosing(self._events(serving, request_id, scope)) as events:
                 if valid.include_prompt:
                     yield pb.GenerateStreamResponse(text=prompt.text, request_id=request_id)
                 async for event in events:
                     if isinstance(event, Completion):
+                        if last := pieces.last_piece():
+                            yield _stream_piece(last, request_id)
                         yield pb.GenerateStreamResponse(
-                            finish_reason=FINISH_REASONS[event.finish_reason],
+                            finish_reason=pieces.finish_reason(event),
                             usage=_usage(event),
                             timings=_timings(event),
                             request_id=request_id,
                         )
                         return
-                    yield pb.GenerateStreamResponse(text=event.text, token_ids=event.token_ids, request_id=request_id)
+                    yield _stream_piece(pieces.piece(event), request_id)
             raise RuntimeError(f"the engine ended request {request_id!r} without a Completion")
 
     async def Tokenize(self, request: pb.TokenizeRequest, context: grpc.aio.ServicerContext) -> pb.TokenizeResponse:
@@ -186,6 +204,11 @@ def _model_info(serving: Serving) -> pb.GetModelInfoResponse:
             max_prompt_chars=limits.max_prompt_chars,
             max_stop_sequences=limits.max_stop_sequences,
             max_queue=limits.max_queue,
+            max_guided_chars=limits.guided.max_chars,
+            max_schema_depth=limits.guided.max_schema_depth,
+            max_choices=limits.guided.max_choices,
+            max_tools=limits.max_tools,
+            max_top_logprobs=limits.max_top_logprobs,
         ),
         engine=pb.EngineSettings(
             name=engine.description.name,
@@ -201,5 +224,12 @@ def _model_info(serving: Serving) -> pb.GetModelInfoResponse:
             last_batch_size=stats.last_batch_size,
             decode_steps=stats.decode_steps,
             kv_cache_usage=stats.kv_cache_usage,
+        ),
+        capabilities=pb.TextCapabilities(
+            guided=engine.capabilities.guided_kinds,
+            logprobs=engine.capabilities.logprobs,
+            max_top_logprobs=min(engine.capabilities.max_top_logprobs, limits.max_top_logprobs),
+            tools="json_schema" in engine.capabilities.guided_kinds,
+            chat_template_renders_tools=serving.encoder.template_renders_tools,
         ),
     )

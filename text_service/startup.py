@@ -20,6 +20,7 @@ from serving_core.model_service import ModelService
 from serving_core.structured_logging import log_fields
 from text_service.engine import EngineRequest, SamplingOptions, TextEngine
 from text_service.engine_choice import load_engine
+from text_service.guided import Guide
 from text_service.prompts import PromptEncoder
 from text_service.servicer import Serving, TextGenerationServicer
 from text_service.settings import TextSettings
@@ -28,9 +29,15 @@ from text_service.validation import TextLimits
 BATCHING_LOGGER = "ContinuousBatchingLogger"
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["TextGenerationService"].full_name
 WARM_UP_PROMPT = "A hearth is the fireplace at the heart of a home. Describe one."
-WARM_UP_REQUESTS = (
-    SamplingOptions(max_new_tokens=8),
-    SamplingOptions(max_new_tokens=8, temperature=0.7, top_p=0.9, top_k=40, repetition_penalty=1.1, stop=("\n\n",)),
+# (sampling, guide): greedy, sampled, and guided with logprobs; the first guided request makes OpenVINO build
+# xgrammar's view of the vocabulary (about 0.5 s), which should not be a client's wait.
+WARM_UP_REQUESTS: tuple[tuple[SamplingOptions, Guide | None], ...] = (
+    (SamplingOptions(max_new_tokens=8), None),
+    (
+        SamplingOptions(max_new_tokens=8, temperature=0.7, top_p=0.9, top_k=40, repetition_penalty=1.1, stop=("\n\n",)),
+        None,
+    ),
+    (SamplingOptions(max_new_tokens=8), Guide("regex", "[a-z ]{1,16}", "guided.regex")),
 )
 
 logger = logging.getLogger(__name__)
@@ -60,12 +67,13 @@ def request_limits(settings: TextSettings, context_length: int) -> TextLimits:
 
 
 async def warm_up(engine: TextEngine, encoder: PromptEncoder) -> None:
-    """Runs a greedy and a sampled request through the engine, one after the other, before SERVING."""
+    """Runs a greedy, a sampled and a guided request with logprobs through the engine, one after the other."""
     started = time.perf_counter()
     prompt_ids = encoder.encode(WARM_UP_PROMPT, []).token_ids
-    for index, sampling in enumerate(WARM_UP_REQUESTS):
+    for index, (sampling, guide) in enumerate(WARM_UP_REQUESTS):
         request_id = f"warm-up-{index}"
-        engine.submit(EngineRequest(request_id, prompt_ids, sampling, time.perf_counter()))
+        top_logprobs = 0 if guide is not None else None
+        engine.submit(EngineRequest(request_id, prompt_ids, sampling, time.perf_counter(), guide, top_logprobs))
         async for _event in engine.stream(request_id):
             pass
     log_fields(logger, "warmed up", seconds=round(time.perf_counter() - started, 2))

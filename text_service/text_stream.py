@@ -22,7 +22,7 @@ class Released:
     stopped: bool = False
 
 
-def _held_back_length(text: str, stops: tuple[str, ...]) -> int:
+def held_back_length(text: str, stops: tuple[str, ...]) -> int:
     """Length of the longest suffix of text that is a proper prefix of some stop string."""
     longest = 0
     for stop in stops:
@@ -55,7 +55,7 @@ class StopAwareDetokenizer:
         if cut >= 0:
             released, self._pending = self._pending[:cut], ""
             return Released(released, stopped=True)
-        keep = _held_back_length(self._pending, self._stops)
+        keep = held_back_length(self._pending, self._stops)
         split = len(self._pending) - keep
         released, self._pending = self._pending[:split], self._pending[split:]
         return Released(released)

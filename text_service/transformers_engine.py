@@ -36,6 +36,7 @@ from text_service import transformers_internals as internals
 from text_service.engine import (
     Completion,
     DecodeSteps,
+    EngineCapabilities,
     EngineDescription,
     EngineEvent,
     EngineRequest,
@@ -44,6 +45,7 @@ from text_service.engine import (
     TextBatching,
     TextEngine,
 )
+from text_service.guide_matcher import guide_tokenizer
 from text_service.live_requests import LiveRequest, LiveRequests, generation_error
 from text_service.loading import LoadedModel
 from text_service.request_sampler import SLOT_KWARG, RequestSampler
@@ -51,6 +53,9 @@ from text_service.request_sampler import SLOT_KWARG, RequestSampler
 logger = logging.getLogger(__name__)
 
 ENGINE_NAME = "transformers-continuous-batching"
+CAPABILITIES = EngineCapabilities(
+    guided_kinds=("json_schema", "regex", "choice", "grammar"), logprobs=True, max_top_logprobs=5
+)
 PAGE_SIZE = 256
 STOP_TIMEOUT_SECONDS = 30.0
 
@@ -71,7 +76,7 @@ class TransformersEngine(TextEngine):
         self._batching = batching
         self._eos = set(loaded.eos_token_ids)
         self._steps = DecodeSteps()
-        self._sampler = RequestSampler(self._steps)
+        self._sampler = RequestSampler(self._steps, guide_tokenizer(loaded.tokenizer, loaded.model.config.vocab_size))
         tokenizer = internals.rust_tokenizer(loaded.tokenizer)
         self._live: LiveRequests[_Ticket] = LiveRequests(tokenizer, self._eos, batching)
         self._ids = itertools.count()
@@ -82,6 +87,7 @@ class TransformersEngine(TextEngine):
             max_batch_size=batching.max_batch_size,
             attention=internals.attention_implementation(loaded.model),
         )
+        self.capabilities = CAPABILITIES
 
     def start(self) -> None:
         """Starts the generation thread (it allocates the paged cache first)."""
@@ -116,7 +122,8 @@ class TransformersEngine(TextEngine):
         if self._replacing is not None or self._manager_crashed():
             self._replace_manager_soon()
             raise NotReady("the generation loop is restarting after a failure; retry in a moment")
-        ticket = _Ticket(f"{request.request_id}#{next(self._ids)}", self._sampler.add(request.sampling))
+        slot = self._sampler.add(request.sampling, request.guide, request.top_logprobs)
+        ticket = _Ticket(f"{request.request_id}#{next(self._ids)}", slot)
         try:
             live = self._live.admit(request, ticket)
         except RequestError:
@@ -172,8 +179,12 @@ class TransformersEngine(TextEngine):
             if self._manager_crashed():
                 self._replace_manager_soon()
             return
-        new_ids = output.generated_tokens[len(live.token_ids) :]
-        if self._live.deliver(live, new_ids, output.is_finished(), started_at=output.lifespan[0]):
+        done = len(live.token_ids)
+        new_ids = output.generated_tokens[done:]
+        logprobs = None
+        if live.request.top_logprobs is not None:
+            logprobs = self._sampler.logprobs(live.ticket.slot)[done : done + len(new_ids)]
+        if self._live.deliver(live, new_ids, output.is_finished(), output.lifespan[0], logprobs):
             self._manager.cancel_request(live.ticket.manager_id)
         if live.completion is not None:
             self._forget(live)

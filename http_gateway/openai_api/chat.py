@@ -1,7 +1,8 @@
 """POST /v1/chat/completions: OpenAI chat, whole or streamed as ``chat.completion.chunk`` chunks.
 
 The text service applies the model's own chat template; the gateway only maps OpenAI's message shapes
-(text content parts joined, ``developer`` as ``system``) onto the contract's ChatMessage.
+(text content parts joined, ``developer`` as ``system``, tool calls and tool results) onto the contract's
+ChatMessage, ``response_format`` onto guided decoding, and tools, tool choice and logprobs one to one.
 """
 
 import time
@@ -16,6 +17,9 @@ from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.gateway_state import GatewayState, gateway_state
+from http_gateway.guided_decoding import json_schema_guide
+from http_gateway.openai_api import tool_calls
+from http_gateway.openai_api.logprobs import chat_logprobs
 from http_gateway.openai_api.model_names import text_model_name
 from http_gateway.openai_api.protocol import (
     ChatChoice,
@@ -26,6 +30,8 @@ from http_gateway.openai_api.protocol import (
     ChatDelta,
     ChatMessageIn,
     ChatMessageOut,
+    JsonObjectFormat,
+    JsonSchemaFormat,
 )
 from http_gateway.openai_api.text_choices import (
     generate_choices,
@@ -40,7 +46,9 @@ from http_gateway.sse_schema import openai_chunks
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-FIELD_NAMES = {"max_new_tokens": "max_completion_tokens"}
+FIELD_NAMES = {"max_new_tokens": "max_completion_tokens", "guided": "response_format", **tool_calls.FIELD_NAMES}
+# What json_object (or a json_schema format that gives no schema) asks for: any JSON object.
+ANY_OBJECT = {"type": "object"}
 
 
 def _content(message: ChatMessageIn) -> str:
@@ -53,9 +61,41 @@ def _content(message: ChatMessageIn) -> str:
 
 def _messages(body: ChatCompletionRequest) -> list[text_pb2.ChatMessage]:
     return [
-        text_pb2.ChatMessage(role="system" if message.role == "developer" else message.role, content=_content(message))
+        text_pb2.ChatMessage(
+            role="system" if message.role == "developer" else message.role,
+            content=_content(message),
+            tool_calls=tool_calls.contract_tool_calls(message.tool_calls or []),
+            tool_call_id=message.tool_call_id or "",
+        )
         for message in body.messages
     ]
+
+
+def _guided(body: ChatCompletionRequest) -> tuple[text_pb2.GuidedDecoding | None, dict[str, str]]:
+    """``response_format`` as guided decoding, and the name the service's errors about it should get."""
+    response_format = body.response_format
+    if isinstance(response_format, JsonObjectFormat):
+        return json_schema_guide(ANY_OBJECT, "response_format"), {"guided.json_schema": "response_format"}
+    if isinstance(response_format, JsonSchemaFormat):
+        field = "response_format.json_schema.schema"
+        schema = response_format.json_schema.json_schema or ANY_OBJECT
+        return json_schema_guide(schema, field), {"guided.json_schema": field}
+    return None, {}
+
+
+def _params(body: ChatCompletionRequest) -> tuple[text_pb2.TextParams, dict[str, str]]:
+    """Every choice's input but its sampling, and the route's names for the contract's fields."""
+    guided, guided_names = _guided(body)
+    params = text_pb2.TextParams(
+        messages=_messages(body),
+        guided=guided,
+        logprobs=bool(body.logprobs),
+        top_logprobs=body.top_logprobs or 0,
+        tools=tool_calls.contract_tools(body.tools or []),
+    )
+    if body.tool_choice is not None and (body.tools or body.tool_choice != "none"):
+        params.tool_choice.CopyFrom(tool_calls.contract_tool_choice(body.tool_choice))
+    return params, {**FIELD_NAMES, **guided_names}
 
 
 @router.post(
@@ -73,15 +113,14 @@ async def create_chat_completion(
     state: Annotated[GatewayState, Depends(gateway_state)],
 ) -> ChatCompletionResponse | EventSourceResponse:
     """Answers the conversation ``n`` times with the model's chat template applied by the text service."""
-    calls = TextCalls(state, request, FIELD_NAMES)
-    messages = _messages(body)
+    shared, field_names = _params(body)
+    calls = TextCalls(state, request, field_names)
     completion_id = f"chatcmpl-{calls.request_id}"
     created, model = int(time.time()), text_model_name(state, body.model)
     max_tokens = body.max_completion_tokens or body.max_tokens
-    params = [
-        text_pb2.TextParams(messages=messages, sampling=openai_sampling(body, max_tokens, choice))
-        for choice in range(body.n)
-    ]
+    params = [text_pb2.TextParams(sampling=openai_sampling(body, max_tokens, choice)) for choice in range(body.n)]
+    for choice in params:
+        choice.MergeFrom(shared)
     if body.stream:
         streams = await cancel_on_disconnect(request, open_choices(calls, params))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -95,7 +134,11 @@ async def create_chat_completion(
         choices=[
             ChatChoice(
                 index=index,
-                message=ChatMessageOut(content=reply.text),
+                message=ChatMessageOut(
+                    content=reply.text if reply.text or not reply.tool_calls else None,
+                    tool_calls=tool_calls.openai_tool_calls(reply.tool_calls),
+                ),
+                logprobs=chat_logprobs(reply.logprobs) if body.logprobs else None,
                 finish_reason=openai_finish_reason(reply.finish_reason),
             )
             for index, reply in enumerate(replies)
@@ -116,8 +159,8 @@ class _ChunkMaker:
             id=self.completion_id, created=self.created, model=self.model, choices=choices, usage=usage
         )
         data = chunk.model_dump(exclude={"usage"} if not self.include_usage else None)
-        for choice in data["choices"]:
-            choice["delta"] = {key: value for key, value in choice["delta"].items() if value is not None}
+        for dumped, choice in zip(data["choices"], choices, strict=True):
+            dumped["delta"] = choice.delta.model_dump(exclude_none=True)
         return json_event(data)
 
 
@@ -129,8 +172,13 @@ async def _chunks(
     )
     usages: dict[int, text_pb2.Usage] = {}
     async for index, message in merged(streams):
-        if message.text:
-            yield make([ChatChunkChoice(index=index, delta=ChatDelta(content=message.text))])
+        if message.text or message.logprobs or message.tool_calls:
+            delta = ChatDelta(
+                content=message.text or None,
+                tool_calls=tool_calls.openai_tool_call_deltas(message.tool_calls) or None,
+            )
+            logprobs = chat_logprobs(message.logprobs) if message.logprobs else None
+            yield make([ChatChunkChoice(index=index, delta=delta, logprobs=logprobs)])
         if message.finish_reason:
             usages[index] = message.usage
             reason = openai_finish_reason(message.finish_reason)

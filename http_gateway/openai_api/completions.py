@@ -12,6 +12,7 @@ from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.gateway_state import GatewayState, gateway_state
+from http_gateway.openai_api.logprobs import completion_logprobs
 from http_gateway.openai_api.model_names import text_model_name
 from http_gateway.openai_api.protocol import CompletionChoice, CompletionRequest, CompletionResponse
 from http_gateway.openai_api.text_choices import (
@@ -27,7 +28,7 @@ from http_gateway.sse_schema import openai_chunks
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
-FIELD_NAMES = {"max_new_tokens": "max_tokens", "include_prompt": "echo", "prompt": "prompt"}
+FIELD_NAMES = {"max_new_tokens": "max_tokens", "include_prompt": "echo", "prompt": "prompt", "top_logprobs": "logprobs"}
 
 
 def _prompts(body: CompletionRequest) -> list[str]:
@@ -48,21 +49,30 @@ async def create_completion(
     request: Request,
     state: Annotated[GatewayState, Depends(gateway_state)],
 ) -> CompletionResponse | EventSourceResponse:
-    """Continues each prompt ``n`` times; ``echo`` puts the prompt in front of each choice's text."""
+    """Continues each prompt ``n`` times; ``echo`` puts the prompt in front of each choice's text.
+
+    With ``logprobs``, each choice gets OpenAI's legacy lists for its generated tokens; the offsets count
+    from the start of the choice's text, so with ``echo`` the first one is the prompt's length.
+    """
     calls = TextCalls(state, request, FIELD_NAMES)
     jobs = [(prompt, choice) for prompt in _prompts(body) for choice in range(body.n)]
     completion_id = f"cmpl-{calls.request_id}"
     created, model = int(time.time()), text_model_name(state, body.model)
     params = [
         text_pb2.TextParams(
-            prompt=prompt, sampling=openai_sampling(body, body.max_tokens, choice), include_prompt=body.echo
+            prompt=prompt,
+            sampling=openai_sampling(body, body.max_tokens, choice),
+            include_prompt=body.echo,
+            logprobs=body.logprobs is not None,
+            top_logprobs=body.logprobs or 0,
         )
         for prompt, choice in jobs
     ]
+    starts = [len(prompt) if body.echo else 0 for prompt, _ in jobs]
     if body.stream:
         streams = await cancel_on_disconnect(request, open_choices(calls, params))
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        chunks = _chunks(streams, completion_id, created, model, body.n, include_usage)
+        chunks = _chunks(streams, completion_id, created, model, body.n, include_usage, starts)
         return event_stream(request, state, chunks, streams, error_event=None)
     replies = await cancel_on_disconnect(request, generate_choices(calls, params))
     return CompletionResponse(
@@ -70,7 +80,12 @@ async def create_completion(
         created=created,
         model=model,
         choices=[
-            CompletionChoice(index=index, text=reply.text, finish_reason=openai_finish_reason(reply.finish_reason))
+            CompletionChoice(
+                index=index,
+                text=reply.text,
+                logprobs=completion_logprobs(reply.logprobs, starts[index])[0] if body.logprobs is not None else None,
+                finish_reason=openai_finish_reason(reply.finish_reason),
+            )
             for index, reply in enumerate(replies)
         ],
         usage=total_usage([reply.usage for reply in replies], body.n),
@@ -84,7 +99,9 @@ async def _chunks(
     model: str,
     choices_per_prompt: int,
     include_usage: bool,
+    offsets: list[int],
 ) -> AsyncIterator[ServerSentEvent]:
+    """One chunk per delta; ``offsets`` (each choice's next text offset) advance with the logprobs sent."""
     usages: dict[int, text_pb2.Usage] = {}
 
     def chunk(choices: list[CompletionChoice], usage: object = None) -> ServerSentEvent:
@@ -95,8 +112,11 @@ async def _chunks(
         reason = openai_finish_reason(message.finish_reason) if message.finish_reason else None
         if reason:
             usages[index] = message.usage
-        if message.text or reason:
-            yield chunk([CompletionChoice(index=index, text=message.text, finish_reason=reason)])
+        logprobs = None
+        if message.logprobs:
+            logprobs, offsets[index] = completion_logprobs(message.logprobs, offsets[index])
+        if message.text or reason or logprobs:
+            yield chunk([CompletionChoice(index=index, text=message.text, logprobs=logprobs, finish_reason=reason)])
     if include_usage:
         yield chunk([], total_usage([usages[index] for index in sorted(usages)], choices_per_prompt))
     yield OPENAI_DONE

@@ -20,6 +20,7 @@ _OPENAI_FINISH_REASONS = {
     text_pb2.FINISH_REASON_STOP_SEQUENCE: "stop",
     text_pb2.FINISH_REASON_END_OF_SEQUENCE: "stop",
     text_pb2.FINISH_REASON_CANCELLED: "abort",
+    text_pb2.FINISH_REASON_TOOL_CALLS: "tool_calls",
 }
 
 

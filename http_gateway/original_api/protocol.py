@@ -4,9 +4,9 @@ Old clients send and read exactly what the single-file design had; newer ones ma
 (seeds, stop strings, negative prompts, streaming) and read more (usage, timings, seeds).
 """
 
-from typing import Literal
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from http_gateway.health_monitor import BackendHealth
 from http_gateway.image_contract import ImageTimings, OutputFormat
@@ -40,6 +40,16 @@ class TextRequest(BaseModel):
     stop: list[Text] = Field(default_factory=list, description="stop when one of these strings appears")
     include_prompt: bool = Field(True, description="start generated_text with the prompt, as the original did")
     stream: bool = Field(False, description="answer with Server-Sent Events: token events, then done")
+    json_schema: dict[str, Any] | None = Field(
+        None, description="constrain the generated text to one JSON value valid against this JSON Schema"
+    )
+    regex: Text | None = Field(None, description="constrain the generated text to match this regular expression")
+
+    @model_validator(mode="after")
+    def _one_constraint(self) -> Self:
+        if self.json_schema is not None and self.regex is not None:
+            raise ValueError("json_schema and regex: set at most one of them")
+        return self
 
 
 class TextResponse(BaseModel):

@@ -11,6 +11,7 @@ from http_gateway.backend_calls import OpenedStream, TextCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.gateway_state import GatewayState, gateway_state
+from http_gateway.guided_decoding import json_schema_guide
 from http_gateway.original_api.protocol import TextDoneEvent, TextRequest, TextResponse, TextTokenEvent
 from http_gateway.sse import event_stream, json_event
 from http_gateway.sse_schema import named_events
@@ -19,6 +20,15 @@ from http_gateway.text_contract import TextTimings, Usage, finish_reason_name, s
 router = APIRouter(tags=["original"])
 
 STREAM_DOC = "with stream=true: `event: token` data {text, token_ids} per delta, then `event: done` (TextDoneEvent)"
+FIELD_NAMES = {"guided.json_schema": "json_schema", "guided.regex": "regex"}
+
+
+def _guided(body: TextRequest) -> text_pb2.GuidedDecoding | None:
+    if body.json_schema is not None:
+        return json_schema_guide(body.json_schema, "json_schema")
+    if body.regex is not None:
+        return text_pb2.GuidedDecoding(regex=body.regex)
+    return None
 
 
 def _sampling(body: TextRequest) -> text_pb2.SamplingParams:
@@ -47,9 +57,14 @@ async def generate_text(
     request: Request,
     state: Annotated[GatewayState, Depends(gateway_state)],
 ) -> TextResponse | EventSourceResponse:
-    """Continues ``prompt``; ``generated_text`` starts with the prompt unless include_prompt is false."""
-    calls = TextCalls(state, request)
-    params = text_pb2.TextParams(prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt)
+    """Continues ``prompt``; ``generated_text`` starts with the prompt unless include_prompt is false.
+
+    ``json_schema`` or ``regex`` constrain the generated part (not the echoed prompt) to that language.
+    """
+    calls = TextCalls(state, request, FIELD_NAMES)
+    params = text_pb2.TextParams(
+        prompt=body.prompt, sampling=_sampling(body), include_prompt=body.include_prompt, guided=_guided(body)
+    )
     if body.stream:
         stream = await cancel_on_disconnect(request, calls.stream(params))
         return event_stream(request, state, _text_events(stream), [stream], error_event="error")

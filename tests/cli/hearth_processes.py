@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -45,28 +44,35 @@ def run_hearth(
     )
 
 
-def _as_in_a_terminal() -> None:
-    """Ctrl-C reaches a terminal's foreground job; a shell without job control would leave SIGINT ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# Ctrl-C reaches a terminal's foreground job, but under a shell without job control SIGINT is ignored, and an
+# ignored signal stays ignored across exec: a small Python restores it, then execs `hearth`. Not preexec_fn,
+# which forks in Python with gRPC's threads running in this process and crashed the child (SIGSEGV).
+_WITH_CTRL_C = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+)
 
 
 def start_hearth(args: Sequence[str], **settings: str) -> subprocess.Popen[str]:
     """Starts `hearth ARGS` without waiting, for tests that interrupt it with SIGINT as Ctrl-C would."""
     return subprocess.Popen(
-        [str(HEARTH_SCRIPT), *args],
+        [sys.executable, "-c", _WITH_CTRL_C, str(HEARTH_SCRIPT), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=hearth_env(**settings),
-        preexec_fn=_as_in_a_terminal,
     )
+
+
+def text_model_info(target: str) -> text_pb.GetModelInfoResponse:
+    """The text service's GetModelInfo: model, limits, capabilities and live counts."""
+    with grpc.insecure_channel(target) as channel:
+        stub = text_grpc.TextGenerationServiceStub(channel)
+        return stub.GetModelInfo(text_pb.GetModelInfoRequest(), timeout=10)
 
 
 def text_stats(target: str) -> text_pb.EngineStats:
     """The text service's live counts (GetModelInfo)."""
-    with grpc.insecure_channel(target) as channel:
-        stub = text_grpc.TextGenerationServiceStub(channel)
-        return stub.GetModelInfo(text_pb.GetModelInfoRequest(), timeout=10).stats
+    return text_model_info(target).stats
 
 
 def image_stats(target: str) -> image_pb.ImageStats:

@@ -5,6 +5,8 @@ The prompt picks the behaviour, so a test says what it wants in the request it s
 ErrorInfo of the ``hearth`` domain, BadRequest, RetryInfo; no reason is a status gRPC itself would make),
 ``slow`` sleeps between tokens or steps, ``hang`` never answers, ``midfail`` streams two messages and
 then fails; anything else answers at once with words ``w0 w1 …`` (or images) as the contract describes.
+The text fake honours ``logprobs`` (made-up values, one alternative forbidden: -inf) and a named
+``tool_choice`` (one call with ``TOOL_ARGUMENTS``, streamed in two pieces).
 """
 
 import asyncio
@@ -28,7 +30,10 @@ SLOW_SECONDS = 0.05
 MAX_NEW_TOKENS = 4096
 MAX_STEPS = 150
 MAX_IMAGES = 8
+MAX_TOP_LOGPROBS = 5
 MIN_SIDE, MAX_SIDE = 64, 2048
+TOOL_ARGUMENTS = '{"city": "Paris", "days": 3}'
+TOOL_CALL_ID = "call_0123456789abcdef01234567"
 
 
 @dataclass
@@ -100,13 +105,41 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
     async def _words(self, request: text_pb2.GenerateRequest, context: grpc.aio.ServicerContext) -> list[str]:
         sampling = request.params.sampling
         count = sampling.max_new_tokens if sampling.HasField("max_new_tokens") else 100
-        checks = [("sampling.max_new_tokens", 1 <= count <= MAX_NEW_TOKENS), ("prompt", bool(_command(request)))]
+        checks = [
+            ("sampling.max_new_tokens", 1 <= count <= MAX_NEW_TOKENS),
+            ("prompt", bool(_command(request))),
+            ("top_logprobs", request.params.top_logprobs <= MAX_TOP_LOGPROBS),
+        ]
         await refuse_out_of_range(checks, context)
         return [f" w{index}" for index in range(count)]
 
     @staticmethod
     def _usage(words: list[str]) -> text_pb2.Usage:
         return text_pb2.Usage(prompt_tokens=3, completion_tokens=len(words), total_tokens=3 + len(words))
+
+    @staticmethod
+    def _logprobs(params: text_pb2.TextParams, index: int, word: str) -> list[text_pb2.TokenLogprob]:
+        """Word i has logprob -i/4 (exact in float32); alternatives " a0", " a1"… fall in logprob, the last -inf."""
+        if not params.logprobs:
+            return []
+        tops = [
+            text_pb2.TopLogprob(
+                token_id=1000 + rank, token=f" a{rank}", token_bytes=f" a{rank}".encode(), logprob=-rank
+            )
+            for rank in range(params.top_logprobs)
+        ]
+        if tops:
+            tops[-1].logprob = float("-inf")
+        entry = text_pb2.TokenLogprob(
+            token_id=index, token=word, token_bytes=word.encode(), logprob=-index / 4, top_logprobs=tops
+        )
+        return [entry]
+
+    @staticmethod
+    def _forced_call(params: text_pb2.TextParams) -> text_pb2.ToolCall | None:
+        if params.tool_choice.WhichOneof("choice") != "name":
+            return None
+        return text_pb2.ToolCall(id=TOOL_CALL_ID, name=params.tool_choice.name, arguments=TOOL_ARGUMENTS)
 
     async def Generate(self, request: text_pb2.GenerateRequest, context: grpc.aio.ServicerContext):
         with self.log.call(request) as command:
@@ -118,13 +151,18 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
             if command == "slow":
                 await asyncio.sleep(SLOW_SECONDS * len(words))
             prefix = request.params.prompt if request.params.include_prompt else ""
+            call = self._forced_call(request.params)
             return text_pb2.GenerateResponse(
-                text=prefix + "".join(words),
+                text="" if call else prefix + "".join(words),
                 token_ids=list(range(len(words))),
-                finish_reason=text_pb2.FINISH_REASON_LENGTH,
+                finish_reason=text_pb2.FINISH_REASON_TOOL_CALLS if call else text_pb2.FINISH_REASON_LENGTH,
                 usage=self._usage(words),
                 timings=text_pb2.Timings(queue_seconds=0.01, time_to_first_token_seconds=0.02, total_seconds=0.1),
                 request_id=request.request_id or self.name,
+                logprobs=[
+                    entry for index, word in enumerate(words) for entry in self._logprobs(request.params, index, word)
+                ],
+                tool_calls=[call] if call else [],
             )
 
     async def GenerateStream(self, request: text_pb2.GenerateStreamRequest, context: grpc.aio.ServicerContext):
@@ -135,14 +173,26 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
             request_id = request.request_id or self.name
             if request.params.include_prompt:
                 yield text_pb2.GenerateStreamResponse(text=request.params.prompt, request_id=request_id)
+            call = self._forced_call(request.params)
             for index, word in enumerate(words):
                 if command == "midfail" and index == 2:
                     await abort_for("fail:INTERNAL:reason=INTERNAL", context)
                 if command == "slow":
                     await asyncio.sleep(SLOW_SECONDS)
-                yield text_pb2.GenerateStreamResponse(text=word, token_ids=[index], request_id=request_id)
+                yield text_pb2.GenerateStreamResponse(
+                    text="" if call else word,
+                    token_ids=[index],
+                    request_id=request_id,
+                    logprobs=self._logprobs(request.params, index, word),
+                )
+            if call:
+                half = len(call.arguments) // 2
+                first = text_pb2.ToolCallDelta(id=call.id, name=call.name, arguments=call.arguments[:half])
+                rest = text_pb2.ToolCallDelta(arguments=call.arguments[half:])
+                for piece in (first, rest):
+                    yield text_pb2.GenerateStreamResponse(tool_calls=[piece], request_id=request_id)
             yield text_pb2.GenerateStreamResponse(
-                finish_reason=text_pb2.FINISH_REASON_LENGTH,
+                finish_reason=text_pb2.FINISH_REASON_TOOL_CALLS if call else text_pb2.FINISH_REASON_LENGTH,
                 usage=self._usage(words),
                 timings=text_pb2.Timings(queue_seconds=0.01, time_to_first_token_seconds=0.02, total_seconds=0.1),
                 request_id=request_id,
@@ -153,7 +203,9 @@ class FakeTextService(text_service_pb2_grpc.TextGenerationServiceServicer):
             model_id=self.name,
             dtype="float32",
             device="cpu",
-            limits=text_pb2.TextLimits(max_new_tokens_limit=MAX_NEW_TOKENS, max_prompt_chars=32768),
+            limits=text_pb2.TextLimits(
+                max_new_tokens_limit=MAX_NEW_TOKENS, max_prompt_chars=32768, max_top_logprobs=MAX_TOP_LOGPROBS
+            ),
             stats=text_pb2.EngineStats(active_requests=self.log.active, queued_requests=0),
         )
 

@@ -40,6 +40,13 @@ def error_of(response: httpx.Response) -> dict:
         ("fail:UNAVAILABLE", 503, "service_unavailable", "unavailable"),
         ("fail:DEADLINE_EXCEEDED", 504, "timeout", "deadline_exceeded"),
         ("fail:UNIMPLEMENTED", 501, "not_implemented", "unimplemented"),
+        # A field the engine cannot honour is the client's choice: 400, which the OpenAI SDK does not retry.
+        (
+            "fail:UNIMPLEMENTED:reason=UNSUPPORTED_FIELD:field=guided.regex",
+            400,
+            "invalid_request_error",
+            "unimplemented",
+        ),
         ("fail:UNKNOWN", 500, "internal_error", "unknown"),
         # A reason this gateway does not know falls back to the code.
         ("fail:UNAVAILABLE:reason=SOMETHING_NEW", 503, "service_unavailable", "unavailable"),

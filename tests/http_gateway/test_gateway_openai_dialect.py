@@ -1,7 +1,6 @@
 """The OpenAI routes over fake backends, driven by the official openai SDK exactly as users drive it."""
 
 import base64
-from collections.abc import AsyncIterator
 
 import openai
 import pytest
@@ -9,13 +8,6 @@ import pytest
 from hearth.text.v1 import text_service_pb2 as text_pb2
 from http_gateway.openai_api.text_choices import openai_finish_reason
 from tests.http_gateway.fake_backends import FakeBackend
-from tests.http_gateway.in_process_gateway import InProcessGateway
-
-
-@pytest.fixture
-async def sdk(fake_gateway: InProcessGateway) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(base_url=f"{fake_gateway.url}/v1", api_key="unused", max_retries=0) as client:
-        yield client
 
 
 async def test_models_lists_what_the_backends_serve(sdk: openai.AsyncOpenAI) -> None:

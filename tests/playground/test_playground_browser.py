@@ -1,5 +1,8 @@
 """The playground in headless chromium against the real stack, with all outside network blocked."""
 
+import json
+
+import jsonschema
 from playwright.sync_api import Page, expect
 
 from tests.cli.hearth_processes import text_stats, wait_for_stats
@@ -7,6 +10,7 @@ from tests.playground.conftest import Playground
 from tests.service_processes import ServiceProcess
 
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8,"
+COLOUR = {"type": "object", "properties": {"colour": {"enum": ["red", "green", "blue"]}}, "required": ["colour"]}
 # Generous: on a busy 2-core machine a short reply can take a minute; this only guards against a hang.
 LONG_MS = 300_000
 
@@ -61,6 +65,24 @@ def test_raw_prompt_mode_uses_the_original_route(playground: Playground) -> None
 
     assert response.value.status == 200
     assert (page.text_content("#text-output") or "").strip()
+    assert playground.outside_requests == []
+
+
+def test_a_json_schema_makes_the_reply_valid_json(playground: Playground) -> None:
+    page = playground.page
+    fill_text_form(page, "Pick a colour.", 40, chat=True)
+    page.click("#text-structured summary")
+    page.fill("#text-json-schema", '{"type": "object",')
+
+    page.click("#text-generate")
+    expect(page.locator("#text-error")).to_contain_text("JSON schema")
+    page.fill("#text-json-schema", json.dumps(COLOUR))
+    page.click("#text-generate")
+    expect(page.locator("#text-stats")).to_contain_text("tokens/s", timeout=LONG_MS)
+    playground.screenshot("text-json-schema")
+
+    expect(page.locator("#text-error")).to_be_hidden()
+    jsonschema.validate(json.loads(page.text_content("#text-output") or ""), COLOUR)
     assert playground.outside_requests == []
 
 

@@ -84,11 +84,23 @@ async function refreshHealth() {
 
 let textAbort = null;
 
+// The optional JSON Schema box, parsed here so a typo is reported before any request is sent.
+function textJsonSchema() {
+  const raw = $("text-json-schema").value.trim();
+  if (raw === "") return undefined;
+  try {
+    return JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`JSON schema: ${error.message}`);
+  }
+}
+
 function textRequest() {
   const prompt = $("text-prompt").value;
   const maxTokens = numberOrUndefined("text-max-tokens");
   const temperature = numberOrUndefined("text-temperature");
   const seed = numberOrUndefined("text-seed");
+  const schema = textJsonSchema();
   if ($("text-chat").checked) {
     return {
       path: "/v1/chat/completions",
@@ -100,13 +112,22 @@ function textRequest() {
         seed,
         stream: true,
         stream_options: { include_usage: true },
+        response_format: schema && { type: "json_schema", json_schema: { name: "output", schema, strict: true } },
       },
     };
   }
   return {
     path: "/generate-text",
     chat: false,
-    body: { prompt, max_new_tokens: maxTokens, temperature, seed, include_prompt: false, stream: true },
+    body: {
+      prompt,
+      max_new_tokens: maxTokens,
+      temperature,
+      seed,
+      include_prompt: false,
+      stream: true,
+      json_schema: schema,
+    },
   };
 }
 

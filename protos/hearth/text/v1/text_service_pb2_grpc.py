@@ -43,6 +43,10 @@ class TextGenerationServiceStub:
     SHUTTING_DOWN      UNAVAILABLE; the service is draining.
     DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
     CANCELLED          CANCELLED; the service dropped the request itself.
+    UNSUPPORTED_FIELD  UNIMPLEMENTED; this service's engine cannot honour a
+    field the request set (GetModelInfo's capabilities
+    say what it can); a google.rpc.BadRequest names the
+    field ("top_logprobs", "guided.grammar").
     INTERNAL           INTERNAL; a bug, logged with the request id.
     A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
     listening), DEADLINE_EXCEEDED (the client's own deadline) or
@@ -95,6 +99,10 @@ class TextGenerationServiceServicer:
     SHUTTING_DOWN      UNAVAILABLE; the service is draining.
     DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
     CANCELLED          CANCELLED; the service dropped the request itself.
+    UNSUPPORTED_FIELD  UNIMPLEMENTED; this service's engine cannot honour a
+    field the request set (GetModelInfo's capabilities
+    say what it can); a google.rpc.BadRequest names the
+    field ("top_logprobs", "guided.grammar").
     INTERNAL           INTERNAL; a bug, logged with the request id.
     A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
     listening), DEADLINE_EXCEEDED (the client's own deadline) or
@@ -180,6 +188,10 @@ class TextGenerationService:
     SHUTTING_DOWN      UNAVAILABLE; the service is draining.
     DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
     CANCELLED          CANCELLED; the service dropped the request itself.
+    UNSUPPORTED_FIELD  UNIMPLEMENTED; this service's engine cannot honour a
+    field the request set (GetModelInfo's capabilities
+    say what it can); a google.rpc.BadRequest names the
+    field ("top_logprobs", "guided.grammar").
     INTERNAL           INTERNAL; a bug, logged with the request id.
     A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
     listening), DEADLINE_EXCEEDED (the client's own deadline) or
