@@ -43,6 +43,9 @@ class ImageGenerationServiceStub:
     SHUTTING_DOWN      UNAVAILABLE; the service is draining.
     DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
     CANCELLED          CANCELLED; the service dropped the request itself.
+    UNSUPPORTED_FIELD  UNIMPLEMENTED; the loaded pipeline cannot honour a
+    field the request set (GetModelInfo says what it
+    can); a google.rpc.BadRequest names the field.
     INTERNAL           INTERNAL; a bug, logged with the request id.
     A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
     listening), DEADLINE_EXCEEDED (the client's own deadline) or
@@ -90,6 +93,9 @@ class ImageGenerationServiceServicer:
     SHUTTING_DOWN      UNAVAILABLE; the service is draining.
     DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
     CANCELLED          CANCELLED; the service dropped the request itself.
+    UNSUPPORTED_FIELD  UNIMPLEMENTED; the loaded pipeline cannot honour a
+    field the request set (GetModelInfo says what it
+    can); a google.rpc.BadRequest names the field.
     INTERNAL           INTERNAL; a bug, logged with the request id.
     A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
     listening), DEADLINE_EXCEEDED (the client's own deadline) or
@@ -163,6 +169,9 @@ class ImageGenerationService:
     SHUTTING_DOWN      UNAVAILABLE; the service is draining.
     DEADLINE_EXCEEDED  DEADLINE_EXCEEDED; the work stopped at the deadline.
     CANCELLED          CANCELLED; the service dropped the request itself.
+    UNSUPPORTED_FIELD  UNIMPLEMENTED; the loaded pipeline cannot honour a
+    field the request set (GetModelInfo says what it
+    can); a google.rpc.BadRequest names the field.
     INTERNAL           INTERNAL; a bug, logged with the request id.
     A status without ErrorInfo comes from gRPC itself: UNAVAILABLE (nothing
     listening), DEADLINE_EXCEEDED (the client's own deadline) or
