@@ -33,7 +33,7 @@ def test_settings_come_from_cli_flags_over_the_environment(monkeypatch: pytest.M
 
     assert (settings.max_queue, settings.batch_wait_ms, settings.port) == (3, 7, 0)
     assert settings.attention_slicing is True
-    assert settings.model.endswith("models/image/tiny-sd")
+    assert settings.model.endswith("models/image/hearth-scenes")
 
 
 @pytest.mark.parametrize("checkpoint", ["model.ckpt", "weights.bin", "sd15.pt"])
