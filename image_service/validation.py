@@ -15,7 +15,7 @@ from PIL import Image
 
 from hearth.image.v1 import image_service_pb2 as pb
 from image_service.generation_params import EditInput, GenerationParams, Mode
-from image_service.input_images import InputLimits, decode_input, sha256_hex
+from image_service.input_images import InputLimits, decode_input, mask_channel, sha256_hex
 from image_service.schedulers import LCM_SCHEDULER, SchedulerCatalog
 from serving_core.request_errors import InvalidField
 
@@ -214,7 +214,7 @@ class RequestValidator:
         steps_run = self._steps_run(steps, strength)
         mask = None
         if mode is Mode.INPAINTING:
-            mask = decode_input("mask_image", request.mask_image, self._input_limits, "L")
+            mask = mask_channel(decode_input("mask_image", request.mask_image, self._input_limits, "RGBA"))
             if mask.size != image.size:
                 raise InvalidField(
                     "mask_image",
