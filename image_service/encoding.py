@@ -49,8 +49,9 @@ def parameters_text(params: GenerationParams, seed: int, sampler_label: str, mod
     return "\n".join(lines)
 
 
-def encode_image(image: Image, output_format: str, parameters: str) -> EncodedImage:
-    """Encodes one image; ``parameters`` goes into PNGs as the ``parameters`` text chunk."""
+def encode_image(image: Image, output_format: str, parameters: str, quality: int = LOSSY_QUALITY) -> EncodedImage:
+    """Encodes one image; ``parameters`` goes into PNGs as the ``parameters`` text chunk, ``quality`` applies to
+    JPEG and WebP."""
     buffer = io.BytesIO()
     rgb = image.convert("RGB")
     if output_format == "png":
@@ -58,5 +59,5 @@ def encode_image(image: Image, output_format: str, parameters: str) -> EncodedIm
         info.add_text("parameters", parameters)
         rgb.save(buffer, format="PNG", pnginfo=info)
     else:
-        rgb.save(buffer, format=output_format.upper(), quality=LOSSY_QUALITY)
+        rgb.save(buffer, format=output_format.upper(), quality=quality)
     return EncodedImage(buffer.getvalue(), MIME_TYPES[output_format])

@@ -36,6 +36,7 @@ OUT_OF_MEMORY_ADVICE = (
 
 
 PREVIEW_FORMAT = "jpeg"
+PREVIEW_QUALITY = 75  # a preview is a glance: a third of the bytes of quality 95
 
 
 class InternalError(RequestError):
@@ -203,7 +204,7 @@ class ImageEngine:
 
     def _preview(self, latents: torch.Tensor) -> EncodedImage:
         """One image's preview: the fitted latent-to-RGB projection, encoded small (no VAE decode)."""
-        return encode_image(self.loaded.previewer.preview(latents), PREVIEW_FORMAT, "")
+        return encode_image(self.loaded.previewer.preview(latents), PREVIEW_FORMAT, "", PREVIEW_QUALITY)
 
     def _deliver(self, jobs: list[ImageJob], images: list[Image], started: float, batch_images: int) -> None:
         """Hands each request its slice of the call's images; those whose clients left get nothing.

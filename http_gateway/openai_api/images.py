@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
-from hearth.image.v1 import image_service_pb2 as image_pb2
 from http_gateway.backend_calls import ImageCalls
 from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
@@ -43,7 +42,18 @@ async def create_images(
     state: Annotated[GatewayState, Depends(gateway_state)],
 ) -> ImagesResponse:
     """Draws ``n`` images of ``size`` in one backend call (the image service batches them)."""
-    calls = ImageCalls(state, request, FIELD_NAMES)
+    return await _draw(request, ImageCalls(state, request, FIELD_NAMES), body)
+
+
+async def _draw(
+    request: Request,
+    calls: ImageCalls,
+    body: ImageGenerationRequest,
+    init_image: bytes = b"",
+    mask_image: bytes = b"",
+    strength: float | None = None,
+) -> ImagesResponse:
+    """One backend call for ``body`` (plus an edit's input, mask and strength) and OpenAI's answer."""
     width, height = _size(body.size)
     params = image_params(
         prompt=body.prompt,
@@ -56,18 +66,15 @@ async def create_images(
         num_images=body.n,
         scheduler=body.scheduler,
         output_format=body.output_format,
+        init_image=init_image,
+        mask_image=mask_image,
+        strength=strength,
     )
-    return await _images(request, calls, params, body.output_format)
-
-
-async def _images(
-    request: Request, calls: ImageCalls, params: image_pb2.ImageParams, output_format: OutputFormat | None
-) -> ImagesResponse:
     reply = await cancel_on_disconnect(request, calls.generate(params))
     return ImagesResponse(
         created=int(time.time()),
         data=[ImageData(b64_json=base64_text(image.data), seed=image.seed) for image in reply.images],
-        output_format=output_format,
+        output_format=body.output_format,
     )
 
 
@@ -115,21 +122,24 @@ async def edit_images(
     scheduler: Annotated[Text | None, Form()] = None,
 ) -> ImagesResponse:
     """Redraws the image (all of it by ``strength``, or only the mask's area) in one backend call."""
-    calls = ImageCalls(state, request, EDIT_FIELD_NAMES)
-    width, height = _size(size)
-    params = image_params(
+    body = ImageGenerationRequest(
         prompt=prompt,
+        model=model,
+        n=n,
+        size=size,
+        response_format=response_format,
+        output_format=output_format,
         negative_prompt=negative_prompt,
         num_inference_steps=num_inference_steps,
         guidance_scale=guidance_scale,
-        width=width,
-        height=height,
         seed=seed,
-        num_images=n,
         scheduler=scheduler,
-        output_format=output_format,
+    )
+    return await _draw(
+        request,
+        ImageCalls(state, request, EDIT_FIELD_NAMES),
+        body,
         init_image=await _one_image(image, image_array),
         mask_image=await mask.read() if mask else b"",
         strength=strength,
     )
-    return await _images(request, calls, params, output_format)

@@ -3,17 +3,14 @@
 import base64
 import json
 import time
-from collections.abc import Iterator
 
 import grpc
 import httpx
 import openai
-import pytest
 from httpx_sse import connect_sse
 
 from hearth.text.v1 import text_service_pb2 as text_pb2
 from hearth.text.v1 import text_service_pb2_grpc
-from tests.http_gateway.gateway_process import GatewayProcess
 from tests.http_gateway.prometheus_text import metric_value
 from tests.image_service.image_client import log_records
 from tests.reliability.conftest import LONG_PROMPT
@@ -21,18 +18,6 @@ from tests.service_processes import ServiceProcess
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SMALL_IMAGE = {"num_inference_steps": 2, "height": 64, "width": 64}
-
-
-@pytest.fixture(scope="module")
-def http(gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=300) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0, timeout=300) as client:
-        yield client
 
 
 def sse_events(http: httpx.Client, path: str, body: dict) -> list[tuple[str, dict]]:

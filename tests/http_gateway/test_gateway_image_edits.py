@@ -2,7 +2,6 @@
 
 import base64
 import io
-from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -11,22 +10,9 @@ import pytest
 from httpx_sse import connect_sse
 from PIL import Image
 
-from tests.http_gateway.gateway_process import GatewayProcess
 from tests.image_service.image_client import encoded, input_image, left_half_mask, pixels
 
 SMALL = {"prompt": "a red square", "num_inference_steps": 4, "seed": 3}
-
-
-@pytest.fixture(scope="module")
-def http(gateway: GatewayProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=300) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def sdk(gateway: GatewayProcess) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key="unused", max_retries=0, timeout=300) as client:
-        yield client
 
 
 def b64(data: bytes) -> str:
