@@ -64,6 +64,16 @@ def test_inpainting_keeps_the_unmasked_pixels_and_changes_the_masked_ones(
     assert np.abs(result[:, :32] - original[:, :32]).mean() > 10
 
 
+def test_the_same_edit_and_seed_give_byte_identical_pngs(image_service: ServiceProcess) -> None:
+    fields = {"init_image": encoded(input_image(seed=7)), "mask_image": encoded(left_half_mask()), "seed": 21}
+    with image_stub(image_service) as stub:
+        first, second = generate(stub, **fields), generate(stub, **fields)
+        other_seed = generate(stub, **{**fields, "seed": 22})
+
+    assert first.images[0].data == second.images[0].data
+    assert other_seed.images[0].data != first.images[0].data
+
+
 @pytest.mark.parametrize(("strength", "steps", "steps_run"), [(0.5, 6, 3), (0.34, 3, 1), (1.0, 4, 4)])
 def test_progress_counts_the_steps_an_edit_really_runs(
     image_service: ServiceProcess, strength: float, steps: int, steps_run: int

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from diffusers import (
+    EulerDiscreteScheduler,
     LatentConsistencyModelPipeline,
     LCMScheduler,
     StableDiffusionInpaintPipeline,
@@ -24,7 +25,7 @@ from image_service.pipeline_call import run_pipeline_call
 from image_service.schedulers import SchedulerCatalog
 from image_service.settings import ImageSettings
 from image_service.startup import model_modes, request_defaults, request_limits, warm_up_params
-from image_service.validation import RequestValidator
+from image_service.validation import ImageLimits, RequestDefaults, RequestValidator
 from serving_core.request_errors import InvalidField
 from tests.image_service.image_client import encoded, input_image, left_half_mask
 
@@ -130,3 +131,14 @@ def test_the_lcm_scheduler_is_offered_for_any_model(lcm_model: LoadedPipeline, i
 
     assert catalog.resolve("LCM") == "lcm"
     assert type(catalog.create("lcm")).__name__ == "LCMScheduler"
+
+
+@pytest.mark.parametrize(("strength", "steps", "steps_run"), [(0.5, 2, 1), (0.3, 4, 1), (1.0, 1, 1)])
+def test_a_turbo_edit_left_to_default_steps_runs_at_least_one(strength: float, steps: int, steps_run: int) -> None:
+    turbo = RequestDefaults(512, 512, num_inference_steps=1, guidance_scale=0.0, scheduler="euler")
+    limits = ImageLimits(64, 2048, 8, 150, 8, 30.0, 4096)
+    validator = RequestValidator(limits, turbo, SchedulerCatalog(EulerDiscreteScheduler()))
+
+    params = validator.params(pb.ImageParams(prompt="a cat", init_image=encoded(input_image()), strength=strength))
+
+    assert (params.num_inference_steps, params.steps_run) == (steps, steps_run)
