@@ -92,7 +92,7 @@ class ImageEngine:
         """
         pipeline = self.loaded.modes.get(params.mode)
         run_pipeline_call(
-            pipeline, self.catalog, params, _call_inputs(params), on_step=lambda *_: None, abandoned=lambda: False
+            pipeline, self.catalog, params, call_inputs(params), on_step=lambda *_: None, abandoned=lambda: False
         )
 
     def start(self) -> None:
@@ -145,7 +145,7 @@ class ImageEngine:
 
     def _run_batch(self, jobs: list[ImageJob]) -> None:
         params = jobs[0].params
-        inputs = [item for job in jobs for item in _call_inputs(job.params)]
+        inputs = [item for job in jobs for item in call_inputs(job.params)]
         with self._lock:
             self._active = len(jobs)
             self._calls += 1
@@ -261,7 +261,7 @@ class ImageEngine:
             self._finished += 1
 
 
-def _call_inputs(params: GenerationParams) -> list[CallInput]:
+def call_inputs(params: GenerationParams) -> list[CallInput]:
     """The call's inputs for one request: one per image, each with its seed and the request's edit input."""
     edit = params.edit
     image, mask = (edit.image, edit.mask) if edit else (None, None)

@@ -140,14 +140,13 @@ class RequestValidator:
 
     def _mode(self, request: pb.ImageParams) -> Mode:
         """The mode the set fields ask for, refused when a field lacks its partner or the model cannot do it."""
+        if request.mask_image and not request.init_image:
+            raise InvalidField("mask_image", "needs init_image: the mask says which part of it to redraw")
+        if request.HasField("strength") and not request.init_image:
+            raise InvalidField("strength", "only with init_image: it says how much of that image is redrawn")
+        mode = Mode.INPAINTING if request.mask_image else Mode.IMAGE_TO_IMAGE
         if not request.init_image:
-            if request.mask_image:
-                raise InvalidField("mask_image", "needs init_image: the mask says which part of it to redraw")
-            if request.HasField("strength"):
-                raise InvalidField("strength", "only with init_image: it says how much of that image is redrawn")
-        mode = Mode.TEXT_TO_IMAGE if not request.init_image else Mode.IMAGE_TO_IMAGE
-        if request.mask_image:
-            mode = Mode.INPAINTING
+            mode = Mode.TEXT_TO_IMAGE
         if mode not in self.model_modes.modes:
             field_name = "init_image" if mode is Mode.TEXT_TO_IMAGE else "mask_image"
             raise InvalidField(field_name, f"this model cannot do {mode.value}; its modes are {self.model_modes.names}")

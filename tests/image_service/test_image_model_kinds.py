@@ -18,7 +18,7 @@ from diffusers import (
 
 from default_models.tiny_sd import build_pipeline
 from hearth.image.v1 import image_service_pb2 as pb
-from image_service.engine import ImageBatching, ImageEngine, _call_inputs
+from image_service.engine import ImageBatching, ImageEngine, call_inputs
 from image_service.generation_params import Mode
 from image_service.loading import LoadedPipeline, load_pipeline
 from image_service.pipeline_call import run_pipeline_call
@@ -76,7 +76,7 @@ def run(loaded: LoadedPipeline, validator: RequestValidator, **fields: object) -
         loaded.modes.get(params.mode),
         catalog,
         params,
-        _call_inputs(params),
+        call_inputs(params),
         on_step=lambda step, _latents: steps.append(step),
         abandoned=lambda: False,
     )
