@@ -106,5 +106,5 @@ def build_text_encoder(tokenizer: CLIPTokenizer) -> CLIPTextModel:
 def build_scheduler() -> DPMSolverMultistepScheduler:
     """A cosine noise schedule (it reaches pure noise, which small images need) with v-prediction."""
     return DPMSolverMultistepScheduler(
-        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction"
+        num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction", steps_offset=1
     )

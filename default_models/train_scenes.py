@@ -33,6 +33,7 @@ from default_models.scene_model import (
     build_vae,
 )
 from default_models.scenes import SCENES_DIR, TRAIN_SEED
+from default_models.tiny_sd import readable_by_everyone
 
 TRAIN_SCENES = 20_000
 KL_WEIGHT = 1e-6
@@ -190,7 +191,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=SCENES_DIR, help="where save_pretrained writes the pipeline")
     parser.add_argument("--work-dir", type=Path, default=Path("models/train-scenes"), help="checkpoints and caches")
     parser.add_argument("--scenes", type=int, default=TRAIN_SCENES, help="size of the training set")
-    parser.add_argument("--vae-steps", type=int, default=700)
+    parser.add_argument("--vae-steps", type=int, default=1200)
     parser.add_argument("--vae-batch", type=int, default=16)
     parser.add_argument("--unet-steps", type=int, default=2500)
     parser.add_argument("--unet-batch", type=int, default=64)
@@ -216,6 +217,7 @@ def main() -> None:
         requires_safety_checker=False,
     )
     pipeline.save_pretrained(args.out, safe_serialization=True)
+    readable_by_everyone(args.out)
     print(f"wrote {args.out} after {(time.monotonic() - started) / 60:.1f} minutes")
 
 
