@@ -1,5 +1,7 @@
 """The trained scene model as diffusers loads it: its native size, its words, and how faithful its VAE is."""
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from diffusers import AutoencoderKL, StableDiffusionPipeline
@@ -12,7 +14,7 @@ HELD_OUT_SCENES = 64
 MAX_MEAN_ABSOLUTE_ERROR = 10
 
 
-def test_the_vae_reconstructs_scenes_it_never_saw(scenes_model_path) -> None:
+def test_the_vae_reconstructs_scenes_it_never_saw(scenes_model_path: Path) -> None:
     vae = AutoencoderKL.from_pretrained(scenes_model_path, subfolder="vae")
     originals = np.stack([np.asarray(scene_at(HELD_OUT_SEED, index)[0]) for index in range(HELD_OUT_SCENES)])
     pixels = torch.from_numpy(originals).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -27,7 +29,7 @@ def test_the_vae_reconstructs_scenes_it_never_saw(scenes_model_path) -> None:
     assert error < MAX_MEAN_ABSOLUTE_ERROR
 
 
-def test_every_word_of_the_grammar_is_one_token(scenes_model_path) -> None:
+def test_every_word_of_the_grammar_is_one_token(scenes_model_path: Path) -> None:
     tokenizer = CLIPTokenizer.from_pretrained(scenes_model_path, subfolder="tokenizer")
 
     pieces = {word: tokenizer.tokenize(word) for word in vocabulary()}
@@ -36,7 +38,7 @@ def test_every_word_of_the_grammar_is_one_token(scenes_model_path) -> None:
     assert tokenizer.tokenize("A Red Circle") == ["a</w>", "red</w>", "circle</w>"]
 
 
-def test_an_unset_size_gives_the_native_64_pixels(scenes_model_path) -> None:
+def test_an_unset_size_gives_the_native_64_pixels(scenes_model_path: Path) -> None:
     pipeline = StableDiffusionPipeline.from_pretrained(scenes_model_path)
     pipeline.set_progress_bar_config(disable=True)
 

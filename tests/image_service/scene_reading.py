@@ -17,7 +17,8 @@ from default_models.scene_grammar import COLOURS
 NAMES = list(COLOURS)
 PALETTE = np.array([COLOURS[name] for name in NAMES], dtype=np.float32)
 FOREGROUND_DISTANCE = 80
-FILL_BOUNDS = ((0.45, "star"), (0.66, "triangle"), (0.88, "circle"), (float("inf"), "square"))
+MARGIN = 2
+FILL_BOUNDS = ((0.48, "star"), (0.66, "triangle"), (0.88, "circle"), (float("inf"), "square"))
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,19 @@ def read_scene(image: Image.Image) -> Reading | None:
     counts = np.bincount(nearest[foreground], minlength=len(NAMES))
     colour = int(counts.argmax())
     rows, cols = np.nonzero(foreground & (nearest == colour))
-    fill = len(rows) / ((np.ptp(rows) + 1) * (np.ptp(cols) + 1))
-    shape = next(name for bound, name in FILL_BOUNDS if fill < bound)
     side = "left" if cols.mean() < pixels.shape[1] / 2 else "right"
-    return Reading(NAMES[colour], shape, side)
+    return Reading(NAMES[colour], shape_of(foreground, rows, cols), side)
+
+
+def shape_of(foreground: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> str:
+    """The shape whose fill ratio matches the object's, over every foreground pixel around it.
+
+    Taken over the foreground near the object's colour group rather than the group alone: the
+    antialiased tips of a star are a paler colour, and without them its box shrinks and it fills like
+    a triangle.
+    """
+    top, left = max(rows.min() - MARGIN, 0), max(cols.min() - MARGIN, 0)
+    around = foreground[top : rows.max() + MARGIN + 1, left : cols.max() + MARGIN + 1]
+    near_rows, near_cols = np.nonzero(around)
+    fill = len(near_rows) / ((np.ptp(near_rows) + 1) * (np.ptp(near_cols) + 1))
+    return next(name for bound, name in FILL_BOUNDS if fill < bound)

@@ -6,6 +6,7 @@ thresholds sit well under the accuracy the committed model reaches and far above
 """
 
 import io
+import random
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from default_models.scene_grammar import COLOURS, SHAPES, SIZE
+from default_models.scene_grammar import COLOURS, SHAPES, SIZE, Scene, Shape, default_background, draw
 from hearth.image.v1 import image_service_pb2 as pb
 from tests.conftest import session_service
 from tests.image_service.image_client import image_stub
@@ -56,6 +57,17 @@ def draw_all(service: ServiceProcess) -> list[Image.Image]:
             return Image.open(io.BytesIO(reply.images[0].data))
 
         return list(pool.map(draw, PROMPTS))
+
+
+def test_the_measure_reads_the_grammars_own_drawings_of_the_grid() -> None:
+    rng = random.Random(0)
+    wrong = []
+    for colour, shape, side in PROMPTS:
+        scene = Scene((Shape(shape, colour, "", f"on the {side}"),), default_background([colour]), False)
+        if read_scene(draw(scene, rng)) != Reading(colour, shape, side):
+            wrong.append((colour, shape, side))
+
+    assert wrong == []
 
 
 def test_the_grid_of_prompts_is_drawn_as_asked_at_the_native_size(
