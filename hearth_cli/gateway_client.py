@@ -169,8 +169,6 @@ class GatewayClient:
                 "negative_prompt": request.negative_prompt,
                 "num_inference_steps": request.steps,
                 "guidance_scale": request.guidance_scale,
-                "width": request.width,
-                "height": request.height,
                 "seed": request.seed,
                 "num_images": request.num_images,
                 "stream": True,
@@ -180,6 +178,8 @@ class GatewayClient:
                 "preview_every": request.preview_every or None,
             }
         )
+        # An explicit null size is the model's native size; absent, the original route draws 512 px.
+        payload |= {"width": request.width, "height": request.height}
         with self._sse("/generate-image", payload) as events:
             yield _image_events(events)
 

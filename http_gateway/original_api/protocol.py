@@ -76,8 +76,8 @@ class ImageRequest(BaseModel):
     prompt: Text = Field(description="what the image shows")
     num_inference_steps: PositiveUInt32 = Field(50, description="denoising steps")
     guidance_scale: GuidanceScale = Field(7.5, description="classifier-free guidance scale")
-    height: ImageSide = 512
-    width: ImageSide = 512
+    height: ImageSide | None = Field(512, description="pixels; null: the model's native size (absent: 512, as ever)")
+    width: ImageSide | None = Field(512, description="pixels; null: the model's native size (absent: 512, as ever)")
     negative_prompt: Text = Field("", description="what the image should not show")
     seed: UInt64 | None = Field(None, description="seed of the first image; image i uses seed + i")
     num_images: PositiveUInt32 = Field(1, description="images to generate")

@@ -1,4 +1,5 @@
-"""Edits and previews through the real gateway and image service: the original route, SSE, the openai SDK."""
+"""Edits and previews through the real gateway and image service (the original route, SSE, the openai SDK),
+and the null size that leaves the model its native size (over the fakes)."""
 
 import base64
 import io
@@ -10,6 +11,7 @@ import pytest
 from httpx_sse import connect_sse
 from PIL import Image
 
+from tests.http_gateway.fake_backends import FakeBackend
 from tests.image_service.image_client import encoded, input_image, left_half_mask, pixels
 
 SMALL = {"prompt": "a red square", "num_inference_steps": 4, "seed": 3}
@@ -118,3 +120,12 @@ def test_two_images_to_edit_are_refused(http: httpx.Client) -> None:
 
     assert reply.status_code == 400
     assert reply.json()["error"]["param"] == "image"
+
+
+async def test_a_null_size_leaves_the_model_its_native_size(client: httpx.AsyncClient, fake_image: FakeBackend) -> None:
+    reply = await client.post("/generate-image", json={"prompt": "a hearth", "width": None, "height": None})
+
+    assert reply.status_code == 200, reply.text
+    params = fake_image.log.requests[-1].params
+    assert not params.HasField("width")
+    assert not params.HasField("height")

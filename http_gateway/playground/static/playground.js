@@ -183,8 +183,8 @@ function imageRequest() {
     prompt: $("image-prompt").value,
     negative_prompt: $("image-negative").value || undefined,
     num_inference_steps: numberOrUndefined("image-steps"),
-    width: numberOrUndefined("image-width"),
-    height: numberOrUndefined("image-height"),
+    width: numberOrUndefined("image-width") ?? null, // null: the model's native size
+    height: numberOrUndefined("image-height") ?? null,
     guidance_scale: numberOrUndefined("image-guidance"),
     seed: numberOrUndefined("image-seed"),
     num_images: numberOrUndefined("image-count"),
@@ -212,14 +212,12 @@ function showImage(image, request, seconds) {
   const picture = document.createElement("img");
   picture.src = `data:${image.mime_type || "image/png"};base64,${image.image_base64}`;
   picture.alt = request.prompt;
-  picture.width = request.width || 512;
-  picture.height = request.height || 512;
   const caption = document.createElement("figcaption");
   const params = [
     ["prompt", request.prompt],
     ["negative", request.negative_prompt],
     ["steps", request.num_inference_steps],
-    ["size", `${picture.width}x${picture.height}`],
+    ["size", request.width && request.height ? `${request.width}x${request.height}` : "auto"],
     ["guidance", request.guidance_scale],
     ["seed", image.seed],
     ["time", `${seconds.toFixed(1)} s`],
@@ -231,6 +229,11 @@ function showImage(image, request, seconds) {
     term.textContent = name;
     const detail = document.createElement("dd");
     detail.textContent = String(value);
+    if (name === "size") {
+      picture.addEventListener("load", () => {
+        detail.textContent = `${picture.naturalWidth}x${picture.naturalHeight}`;
+      });
+    }
     list.append(term, detail);
   }
   caption.append(list);
