@@ -7,10 +7,10 @@ differ. The native size is 64x64: the VAE halves three times (scale factor 8, an
 leaves the size unset. Every size was chosen so that training fits in under an hour of a 2-core CPU.
 """
 
-import json
+from collections import Counter
+from itertools import pairwise
 
 from diffusers import AutoencoderKL, DPMSolverMultistepScheduler, UNet2DConditionModel
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
@@ -24,16 +24,33 @@ END_OF_WORD = "</w>"
 
 
 def word_merges(words: list[str]) -> list[tuple[str, str]]:
-    """BPE merges under which every word of the grammar is one token, learnt by the `tokenizers` trainer.
+    """BPE merges under which every word of the grammar is one token, learnt the way BPE learns them.
 
-    Hand-chained merges conflict between words ("red" and "green" share "re"); a trainer's merges, applied
-    in rank order as CLIP's tokenizer does, rebuild each training word whole.
+    Hand-chained merges conflict between words ("red" and "green" share "re"); merges learnt by always
+    joining the most frequent pair, applied in that order as CLIP's tokenizer does, rebuild each word
+    whole. Written out rather than taken from the `tokenizers` trainer because that one breaks ties
+    between equally frequent pairs differently from run to run, which renumbered the word "at" when
+    training resumed in a new process.
     """
-    learner = Tokenizer(models.BPE(end_of_word_suffix=END_OF_WORD))
-    learner.pre_tokenizer = pre_tokenizers.Whitespace()
-    trainer = trainers.BpeTrainer(vocab_size=10_000, show_progress=False, end_of_word_suffix=END_OF_WORD)
-    learner.train_from_iterator(words, trainer)
-    return [tuple(pair) for pair in json.loads(learner.to_str())["model"]["merges"]]
+    pieces = [[*word[:-1], word[-1] + END_OF_WORD] for word in words]
+    merges: list[tuple[str, str]] = []
+    while any(len(piece) > 1 for piece in pieces):
+        counts = Counter(pair for piece in pieces for pair in pairwise(piece))
+        best = min(counts, key=lambda pair: (-counts[pair], pair))
+        merges.append(best)
+        pieces = [joined(piece, best) for piece in pieces]
+    return merges
+
+
+def joined(piece: list[str], pair: tuple[str, str]) -> list[str]:
+    """``piece`` with every occurrence of ``pair`` made one symbol, left to right."""
+    out: list[str] = []
+    for symbol in piece:
+        if out and (out[-1], symbol) == pair:
+            out[-1] += symbol
+        else:
+            out.append(symbol)
+    return out
 
 
 def build_tokenizer() -> CLIPTokenizer:

@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=TRAIN_SCENES, help="size of the training set")
     parser.add_argument("--vae-steps", type=int, default=1200)
     parser.add_argument("--vae-batch", type=int, default=16)
-    parser.add_argument("--unet-steps", type=int, default=2500)
+    parser.add_argument("--unet-steps", type=int, default=5000)
     parser.add_argument("--unet-batch", type=int, default=64)
     args = parser.parse_args()
     torch.set_num_threads(THREADS)

@@ -24,7 +24,7 @@ from tests.service_processes import ServiceProcess
 SIDES = ("left", "right")
 PROMPTS = [(colour, shape, side) for colour in COLOURS for shape in SHAPES for side in SIDES]
 CHANCE_TEXT = f"colour {1 / len(COLOURS):.0%}, shape {1 / len(SHAPES):.0%}, side 50%, all three {1 / len(PROMPTS):.0%}"
-MIN_ACCURACY = {"colour": 0.6, "shape": 0.35, "side": 0.8, "all three": 0.25}
+MIN_ACCURACY = {"colour": 0.75, "shape": 0.4, "side": 0.85, "all three": 0.35}
 STEPS = 20
 SEED = 1
 
