@@ -8,6 +8,7 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline
 from transformers import CLIPTokenizer
 
 from default_models.scene_grammar import SIZE, scene_at, vocabulary
+from default_models.scene_model import build_tokenizer
 from default_models.scenes import HELD_OUT_SEED
 
 HELD_OUT_SCENES = 64
@@ -36,6 +37,13 @@ def test_every_word_of_the_grammar_is_one_token(scenes_model_path: Path) -> None
 
     assert {word: tokens for word, tokens in pieces.items() if len(tokens) != 1} == {}
     assert tokenizer.tokenize("A Red Circle") == ["a</w>", "red</w>", "circle</w>"]
+
+
+def test_the_tokenizer_training_builds_holds_every_word_whole_and_numbers_it_the_same_each_time() -> None:
+    tokenizer = build_tokenizer()
+
+    assert [word for word in vocabulary() if len(tokenizer.tokenize(word)) != 1] == []
+    assert tokenizer("a red circle at the top").input_ids == [607, 320, 595, 561, 524, 602, 604, 608]
 
 
 def test_an_unset_size_gives_the_native_64_pixels(scenes_model_path: Path) -> None:
