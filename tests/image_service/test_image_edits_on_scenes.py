@@ -22,8 +22,8 @@ from tests.service_processes import ServiceProcess
 
 STEPS = 20
 # Mean absolute difference per 8-bit value: the scene VAE's own round trip loses about 5, the one denoising
-# step at the quiet end of the schedule a few more (about 10 with the committed model).
-ALMOST_THE_INPUT = 15
+# step at the quiet end of the schedule (strength 0.02 of 50 steps) about 2 more with the committed model.
+ALMOST_THE_INPUT = 12
 PROMPT = "a green star in the center"
 RED_CIRCLE = Scene((Shape("circle", "red", "big", "on the left"),), "white", background_named=False)
 BLUE_SQUARE = Scene((Shape("square", "blue", "big", "on the right"),), "black", background_named=True)
@@ -56,7 +56,7 @@ def test_image_to_image_gives_back_the_input_near_strength_0_and_ignores_it_at_1
     sources = [scene_image(RED_CIRCLE), scene_image(BLUE_SQUARE)]
     originals = [np.asarray(source) for source in sources]
 
-    near_zero = edit(scenes_service, sources[0], strength=0.05, seed=3)
+    near_zero = edit(scenes_service, sources[0], strength=0.02, num_inference_steps=50, seed=3)
     full = [edit(scenes_service, source, strength=1.0, seed=3) for source in sources]
 
     assert mean_difference(near_zero, originals[0]) < ALMOST_THE_INPUT
@@ -97,4 +97,4 @@ def test_the_last_preview_looks_like_the_final_picture(scenes_service: ServicePr
             finals.append(np.asarray(final.resize(preview.size, Image.Resampling.BOX)))
 
     for own, other in ((0, 1), (1, 0)):
-        assert mean_difference(previews[own], finals[own]) < 0.35 * mean_difference(previews[own], finals[other])
+        assert mean_difference(previews[own], finals[own]) < 0.45 * mean_difference(previews[own], finals[other])
