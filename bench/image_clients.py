@@ -75,6 +75,17 @@ class GrpcImageClient:
                 delays.append(time.perf_counter() - started - message.progress.elapsed_seconds)
         return delays
 
+    async def stream_seconds(self, plan: ImagePlan, preview_every: int) -> tuple[float, int]:
+        """Seconds for one `GenerateStream` up to its image, and the bytes of the previews it carried."""
+        params = _params(plan, plan.seed)
+        params.preview_every = preview_every
+        preview_bytes = 0
+        started = time.perf_counter()
+        request = image_service_pb2.GenerateStreamRequest(params=params)
+        async for message in self._stub.GenerateStream(request, timeout=REQUEST_TIMEOUT_SECONDS):
+            preview_bytes += len(message.progress.preview.data)
+        return time.perf_counter() - started, preview_bytes
+
     async def aclose(self) -> None:
         await self._channel.close()
 

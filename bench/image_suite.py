@@ -1,6 +1,6 @@
 """The image scenarios: time per image in-process vs over gRPC vs through the gateway (interleaved rounds,
-same arguments and seed), `batch_requests` compatible requests one after another vs all at once, and how
-late step-progress events reach the client.
+same arguments and seed), `batch_requests` compatible requests one after another vs all at once, how
+late step-progress events reach the client, and what a live preview on every step costs a stream.
 """
 
 import asyncio
@@ -19,6 +19,7 @@ from bench.progress import Progress
 IN_PROCESS = "in-process pipeline"
 GRPC = "hearth gRPC"
 GATEWAY = "hearth gateway"
+PREVIEW_MODES = {"no previews": 0, "a preview every step": 1}
 
 
 @dataclass
@@ -30,6 +31,8 @@ class ImageSuiteResult:
     concurrent_seconds: float | None = None
     concurrent_batch_sizes: list[int] = field(default_factory=list)
     progress_delay_seconds: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    preview_stream_seconds: dict[str, list[float]] = field(default_factory=dict)
+    preview_bytes_per_stream: int = 0
     skipped: dict[str, str] = field(default_factory=dict)
 
     def median_seconds(self, system: str) -> float | None:
@@ -65,6 +68,20 @@ async def _batching(client: GrpcImageClient, plan: ImagePlan, result: ImageSuite
         f"image: {plan.batch_requests} requests at once: {result.concurrent_seconds:.2f}s "
         f"(batch sizes {result.concurrent_batch_sizes})"
     )
+
+
+async def _previews(client: GrpcImageClient, plan: ImagePlan, result: ImageSuiteResult, progress: Progress) -> None:
+    """The same stream without and with a preview on every step, in alternating order each round."""
+    for index in range(plan.rounds):
+        modes = list(PREVIEW_MODES.items())
+        for name, every in modes[::-1] if index % 2 else modes:
+            seconds, preview_bytes = await client.stream_seconds(plan, every)
+            result.preview_stream_seconds.setdefault(name, []).append(seconds)
+            result.preview_bytes_per_stream = max(result.preview_bytes_per_stream, preview_bytes)
+        progress.say(
+            f"image: previews round {index + 1}/{plan.rounds}: "
+            + ", ".join(f"{name} {samples[-1]:.2f}s" for name, samples in result.preview_stream_seconds.items())
+        )
 
 
 async def run_image_suite(plan: ImagePlan, paths: BenchPaths, progress: Progress) -> ImageSuiteResult:
@@ -108,6 +125,7 @@ async def run_image_suite(plan: ImagePlan, paths: BenchPaths, progress: Progress
             )
         if grpc_client and gateway_client:
             await _batching(grpc_client, plan, result, progress)
+            await _previews(grpc_client, plan, result, progress)
             for name, client in ((GRPC, grpc_client), (GATEWAY, gateway_client)):
                 result.progress_delay_seconds[name] = _delay_summary(await client.progress_delays(plan))
                 progress.say(f"image: step-progress delay via {name}: {result.progress_delay_seconds[name]}")

@@ -173,6 +173,14 @@ def image_table(suite: ImageSuiteResult) -> str:
             f"\nStep-progress delay via {name} ({delay['events']} events): "
             f"p50 {_ms(delay['p50'])} ms, p99 {_ms(delay['p99'])} ms."
         )
+    medians = {name: statistics.median(samples) for name, samples in suite.preview_stream_seconds.items()}
+    if len(medians) == 2:
+        (plain_name, plain), (preview_name, previewed) = medians.items()
+        lines.append(
+            f"\nOne stream over gRPC, {plain_name} vs {preview_name} (median of {suite.plan['rounds']}, alternating): "
+            f"{plain:.2f} s vs {previewed:.2f} s ({(previewed / plain - 1) * 100:+.1f}%), "
+            f"{suite.preview_bytes_per_stream / 1024:.1f} KiB of previews per stream."
+        )
     if suite.service_inference_seconds:
         median = statistics.median(suite.service_inference_seconds)
         lines.append(f"\nPipeline time the service reported for its gRPC calls (median): {median:.2f} s.")

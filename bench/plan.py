@@ -9,7 +9,7 @@ for development, not a measurement.
 from dataclasses import dataclass
 from pathlib import Path
 
-from default_models import DIR_NAME, GGUF_NAME
+from default_models import GGUF_NAME, TINY_DIR_NAME
 from tests.conftest import REPO_ROOT
 
 
@@ -64,7 +64,7 @@ class BenchPaths:
     """Where the inputs are and where the outputs go."""
 
     text_model: Path = REPO_ROOT / "models" / "text" / GGUF_NAME
-    image_model: Path = REPO_ROOT / "models" / "image" / DIR_NAME
+    image_model: Path = REPO_ROOT / "models" / "image" / TINY_DIR_NAME
     cache_dir: Path = REPO_ROOT / "bench" / ".cache"
     results_dir: Path = REPO_ROOT / "bench" / "results"
 

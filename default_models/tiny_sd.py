@@ -1,9 +1,10 @@
-"""The embedded default image pipeline: a tiny Stable-Diffusion-1.x-shaped pipeline built from small configs.
+"""The tiny random image pipeline: a Stable-Diffusion-1.x-shaped pipeline built from small configs, for speed.
 
 No real image model is on any package registry, so the project builds one: random weights from a fixed
 seed, the same components and folder layout as SD 1.5 (UNet, VAE, CLIP text encoder and tokenizer,
 PNDM scheduler), written with ``save_pretrained``. It loads through exactly the code path of a real SD
-folder. It draws noise: it proves the path, not the art.
+folder. It draws noise: it proves the path, not the art. The default image model is the trained scene
+model (``scenes``); this one stays for the tests that need a fast pipeline and nothing more.
 
 Its shape follows SD where it matters for cost: a 4-level VAE (scale factor 8, so 512 px is a 64x64
 latent) and cross-attention only at the UNet's lowest resolution.
@@ -17,7 +18,7 @@ from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNe
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 from transformers.convert_slow_tokenizer import bytes_to_unicode
 
-from default_models import DIR_NAME, image_model_path
+from default_models import TINY_DIR_NAME, tiny_image_model_path
 
 SEED = 0
 TEXT_DIM = 32
@@ -106,14 +107,14 @@ def readable_by_everyone(folder: Path) -> None:
         path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
 
 
-def ensure_image_model(models_dir: Path) -> Path:
+def ensure_tiny_image_model(models_dir: Path) -> Path:
     """Returns the tiny pipeline's folder under models_dir, building it only when it is missing.
 
     The file modes are set every time, so a folder built before that fix is repaired in place.
     """
-    target = image_model_path(models_dir)
+    target = tiny_image_model_path(models_dir)
     if not (target / "model_index.json").exists():
-        partial = target.with_name(DIR_NAME + ".partial")
+        partial = target.with_name(TINY_DIR_NAME + ".partial")
         build_pipeline().save_pretrained(partial, safe_serialization=True)
         partial.replace(target)
     readable_by_everyone(target)

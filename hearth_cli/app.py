@@ -138,14 +138,34 @@ def image(
     negative: Annotated[str | None, typer.Option(help="Negative prompt: what the image should not show.")] = None,
     n: Annotated[int | None, typer.Option("--n", "-n", help="Number of images.")] = None,
     guidance: Annotated[float | None, typer.Option(help="Classifier-free guidance scale.")] = None,
+    init: Annotated[Path | None, typer.Option("--init", help="Image to edit (PNG, JPEG or WebP).", exists=True)] = None,
+    mask: Annotated[
+        Path | None, typer.Option(help="Inpainting mask for --init: white (or transparent) is redrawn.", exists=True)
+    ] = None,
+    strength: Annotated[float | None, typer.Option(help="How much of --init is redrawn, above 0 to 1.")] = None,
+    preview: Annotated[bool, typer.Option("--preview", help="Show the picture forming above the bar.")] = False,
     json_output: JsonOption = False,
     url: UrlOption = DEFAULT_URL,
     grpc_target: GrpcOption = None,
     token: TokenOption = None,
 ) -> None:
-    """Generate images with a progress bar over the denoising steps. Ctrl-C cancels it on the server."""
+    """Generate images with a progress bar over the denoising steps; with --init, edit an image (with --mask,
+    only the masked part). Ctrl-C cancels it on the server."""
     width, height = parse_size(size)
-    request = ImageRequest(read_prompt(prompt), negative, steps, guidance, width, height, seed, n)
+    request = ImageRequest(
+        read_prompt(prompt),
+        negative,
+        steps,
+        guidance,
+        width,
+        height,
+        seed,
+        n,
+        init_image=init.read_bytes() if init else b"",
+        mask_image=mask.read_bytes() if mask else b"",
+        strength=strength,
+        preview_every=1 if preview else 0,
+    )
     with one_line_errors(), open_backend(url, grpc_target, token) as backend, backend.image_stream(request) as events:
         images = terminal_output.track_image_progress(events, show=not json_output)
     saved = []

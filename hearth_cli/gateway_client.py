@@ -37,6 +37,10 @@ def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+def _base64_or_none(data: bytes) -> str | None:
+    return base64.b64encode(data).decode("ascii") if data else None
+
+
 def error_message(body: Any, fallback: str) -> str:
     """The message of the gateway's one error shape, or of FastAPI's `detail`, or the fallback."""
     if isinstance(body, dict):
@@ -175,13 +179,17 @@ class GatewayClient:
                 "negative_prompt": request.negative_prompt,
                 "num_inference_steps": request.steps,
                 "guidance_scale": request.guidance_scale,
-                "width": request.width,
-                "height": request.height,
                 "seed": request.seed,
                 "num_images": request.num_images,
                 "stream": True,
+                "init_image_base64": _base64_or_none(request.init_image),
+                "mask_base64": _base64_or_none(request.mask_image),
+                "strength": request.strength,
+                "preview_every": request.preview_every or None,
             }
         )
+        # An explicit null size is the model's native size; absent, the original route draws 512 px.
+        payload |= {"width": request.width, "height": request.height}
         with self._sse("/generate-image", payload) as events:
             yield _image_events(events)
 
@@ -236,7 +244,8 @@ def _image_events(events: Iterator[ServerSentEvent]) -> Iterator[ImageEvent]:
     for event in events:
         if event.event == "progress":
             body = event.json()
-            yield ImageProgress(body["step"], body["total_steps"], body.get("elapsed_seconds", 0.0))
+            preview = base64.b64decode(body.get("preview_base64", ""))
+            yield ImageProgress(body["step"], body["total_steps"], body.get("elapsed_seconds", 0.0), preview)
         elif event.event == "image":
             body = event.json()
             data = base64.b64decode(body["image_base64"])

@@ -147,6 +147,10 @@ class GrpcClient:
             height=request.height,
             seed=request.seed,
             num_images=request.num_images,
+            init_image=request.init_image,
+            mask_image=request.mask_image,
+            strength=request.strength,
+            preview_every=request.preview_every,
         )
         stub = image_grpc.ImageGenerationServiceStub(self._channel)
         message = image_pb.GenerateStreamRequest(params=params)
@@ -159,7 +163,9 @@ class GrpcClient:
             for reply in call:
                 if reply.HasField("progress"):
                     progress = reply.progress
-                    yield ImageProgress(progress.step, progress.total_steps, progress.elapsed_seconds)
+                    yield ImageProgress(
+                        progress.step, progress.total_steps, progress.elapsed_seconds, progress.preview.data
+                    )
                 elif reply.HasField("image"):
                     image = reply.image
                     yield ImageResult(image.index, image.data, image.seed, image.mime_type)

@@ -55,15 +55,20 @@ class ImageRequest:
     height: int | None = None
     seed: int | None = None
     num_images: int | None = None
+    init_image: bytes = b""
+    mask_image: bytes = b""
+    strength: float | None = None
+    preview_every: int = 0
 
 
 @dataclass(frozen=True)
 class ImageProgress:
-    """One denoising step done."""
+    """One denoising step done; ``preview`` holds a small encoded picture when previews were asked for."""
 
     step: int
     total_steps: int
     elapsed_seconds: float
+    preview: bytes = b""
 
 
 @dataclass(frozen=True)

@@ -4,20 +4,26 @@ Generated text goes to stdout untouched (so it pipes cleanly); everything about 
 summaries, file names) goes to stderr through Rich.
 """
 
+import io
 import json
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from rich.console import Console
+from PIL import Image
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.style import Style
 from rich.table import Table
+from rich.text import Text
 
 from hearth_cli.messages import ImageEvent, ImageResult, ServiceStatus, TextDone, TextEvent
 
 stderr_console = Console(stderr=True, highlight=False)
 stdout_console = Console(highlight=False)
+PREVIEW_COLUMNS = 64
+UPPER_HALF_BLOCK = "\u2580"
 
 
 def join_text(events: Iterable[TextEvent], echo: TextIO | None = None) -> tuple[str, TextDone | None]:
@@ -55,8 +61,36 @@ def text_json(text: str, done: TextDone | None) -> str:
     return json.dumps(body)
 
 
+def preview_art(data: bytes, columns: int = PREVIEW_COLUMNS) -> Text:
+    """A preview image as coloured half blocks: one character per pixel column, two pixel rows per line."""
+    with Image.open(io.BytesIO(data)) as opened:
+        picture = opened.convert("RGB")
+    if picture.width > columns:
+        picture = picture.resize((columns, max(1, picture.height * columns // picture.width)))
+    art = Text()
+    for top in range(0, picture.height, 2):
+        for x in range(picture.width):
+            upper = picture.getpixel((x, top))
+            lower = picture.getpixel((x, top + 1)) if top + 1 < picture.height else (0, 0, 0)
+            art.append(UPPER_HALF_BLOCK, Style(color=f"rgb{upper}", bgcolor=f"rgb{lower}"))
+        art.append("\n")
+    return art
+
+
+class _PreviewProgress(Progress):
+    """A progress bar with the latest preview drawn above it."""
+
+    preview: Text | None = None
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        if self.preview is not None:
+            yield self.preview
+        yield from super().get_renderables()
+
+
 def track_image_progress(events: Iterable[ImageEvent], show: bool = True) -> list[ImageResult]:
-    """Draws a bar over the denoising steps (on stderr, unless not `show`) and returns the images in order."""
+    """Draws a bar over the denoising steps (on stderr, unless not `show`), with the latest preview above it
+    when the stream carries previews, and returns the images in order."""
     images: list[ImageResult] = []
     columns = (
         TextColumn("denoising"),
@@ -65,12 +99,15 @@ def track_image_progress(events: Iterable[ImageEvent], show: bool = True) -> lis
         TextColumn("steps"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=stderr_console, disable=not show) as progress:
+    with _PreviewProgress(*columns, console=stderr_console, disable=not show) as progress:
         task = None
         for event in events:
             if isinstance(event, ImageResult):
                 images.append(event)
-            elif task is None:
+                continue
+            if event.preview and show:
+                progress.preview = preview_art(event.preview)
+            if task is None:
                 task = progress.add_task("denoising", completed=event.step, total=event.total_steps)
             else:
                 progress.update(task, completed=event.step, total=event.total_steps)

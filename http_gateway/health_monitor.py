@@ -120,7 +120,9 @@ class BackendMonitor:
                 update={"status": "serving", "loaded": True, "error": error.details(), "checked_at": checked_at}
             )
         self._limits[backend.name] = {
-            field.name: getattr(info.limits, field.name) for field in info.limits.DESCRIPTOR.fields
+            field.name: getattr(info.limits, field.name)
+            for field in info.limits.DESCRIPTOR.fields
+            if field.type != field.TYPE_STRING  # the image service's input_formats names formats: no bound
         }
         return BackendHealth(
             target=backend.target,

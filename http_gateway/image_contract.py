@@ -1,10 +1,13 @@
 """Translating between the HTTP routes' image fields and the image contract (``hearth.image.v1``)."""
 
+import base64
+import binascii
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from hearth.image.v1 import image_service_pb2 as image_pb2
+from http_gateway.errors import ApiError
 
 OutputFormat = Literal["png", "jpeg", "webp"]
 OUTPUT_FORMATS: dict[str, int] = {
@@ -38,6 +41,10 @@ def image_params(
     num_images: int | None = None,
     scheduler: str | None = None,
     output_format: OutputFormat | None = None,
+    init_image: bytes = b"",
+    mask_image: bytes = b"",
+    strength: float | None = None,
+    preview_every: int = 0,
 ) -> image_pb2.ImageParams:
     """The contract's ImageParams; unset fields stay unset so the service's defaults apply."""
     params = image_pb2.ImageParams(
@@ -45,6 +52,9 @@ def image_params(
         negative_prompt=negative_prompt or "",
         scheduler=scheduler or "",
         output_format=OUTPUT_FORMATS[output_format] if output_format else image_pb2.OUTPUT_FORMAT_UNSPECIFIED,
+        init_image=init_image,
+        mask_image=mask_image,
+        preview_every=preview_every,
     )
     for name, value in (
         ("num_inference_steps", num_inference_steps),
@@ -53,7 +63,29 @@ def image_params(
         ("height", height),
         ("seed", seed),
         ("num_images", num_images),
+        ("strength", strength),
     ):
         if value is not None:
             setattr(params, name, value)
     return params
+
+
+def base64_image(field: str, value: str | None) -> bytes:
+    """The bytes of a base64 image field (a ``data:`` URL, which browsers' FileReader gives, is accepted too).
+
+    Only the encoding is checked here; whether the bytes are an image the service accepts, and its limits,
+    are the image service's to say.
+    """
+    if not value:
+        return b""
+    payload = value.split(",", 1)[1] if value.startswith("data:") else value
+    try:
+        return base64.b64decode("".join(payload.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(
+            400, f"{field}: not valid base64", type="invalid_request_error", code="invalid_argument", param=field
+        ) from None
+
+
+def base64_text(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

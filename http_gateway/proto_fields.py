@@ -29,3 +29,4 @@ TopK = Annotated[int, Field(ge=0, le=1000, description="keep the k most likely t
 RepetitionPenalty = Annotated[float, Field(gt=0, le=10, description="1 means no penalty")]
 ImageSide = Annotated[int, Field(ge=8, le=2**32 - 1, multiple_of=8, description="pixels, a multiple of 8")]
 GuidanceScale = Annotated[float, Field(ge=0, allow_inf_nan=False, description="1 or less turns guidance off")]
+Strength = Annotated[float, Field(allow_inf_nan=False, description="how much of the input image is redrawn, (0, 1]")]

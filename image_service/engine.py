@@ -16,6 +16,7 @@ import torch
 from PIL.Image import Image
 
 from image_service.batching import BatchQueue
+from image_service.encoding import EncodedImage, encode_image
 from image_service.generation_params import GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
 from image_service.loading import LoadedPipeline
@@ -32,6 +33,10 @@ OUT_OF_MEMORY_ADVICE = (
     "images, or have the operator turn on HEARTH_IMAGE_ATTENTION_SLICING, HEARTH_IMAGE_VAE_SLICING / "
     "HEARTH_IMAGE_VAE_TILING or HEARTH_IMAGE_MODEL_CPU_OFFLOAD"
 )
+
+
+PREVIEW_FORMAT = "jpeg"
+PREVIEW_QUALITY = 75  # a preview is a glance: a third of the bytes of quality 95
 
 
 class InternalError(RequestError):
@@ -85,9 +90,9 @@ class ImageEngine:
 
         Runs on the caller's thread; the worker thread has not started yet, so the pipeline is not shared.
         """
-        inputs = [CallInput(params.prompt, params.negative_prompt, params.seed)]
+        pipeline = self.loaded.modes.get(params.mode)
         run_pipeline_call(
-            self.loaded.pipeline, self.catalog, params, inputs, on_step=lambda _step: None, abandoned=lambda: False
+            pipeline, self.catalog, params, call_inputs(params), on_step=lambda *_: None, abandoned=lambda: False
         )
 
     def start(self) -> None:
@@ -140,9 +145,7 @@ class ImageEngine:
 
     def _run_batch(self, jobs: list[ImageJob]) -> None:
         params = jobs[0].params
-        inputs = [
-            CallInput(job.params.prompt, job.params.negative_prompt, seed) for job in jobs for seed in job.params.seeds
-        ]
+        inputs = [item for job in jobs for item in call_inputs(job.params)]
         with self._lock:
             self._active = len(jobs)
             self._calls += 1
@@ -153,18 +156,21 @@ class ImageEngine:
         started = time.monotonic()
         steps_done = 0
 
-        def on_step(step: int) -> None:
+        def on_step(step: int, latents: torch.Tensor) -> None:
             nonlocal steps_done
             steps_done = step
+            first_row = 0
             for job in jobs:
                 if not job.gone:
                     job.steps_done = step
-                    job.post(StepDone(step, params.num_inference_steps, job.elapsed()))
+                    preview = self._preview(latents[first_row]) if job.params.wants_preview(step) else None
+                    job.post(StepDone(step, params.steps_run, job.elapsed(), preview))
+                first_row += job.params.num_images
 
         outcome = "ok"
         try:
             images = run_pipeline_call(
-                self.loaded.pipeline,
+                self.loaded.modes.get(params.mode),
                 self.catalog,
                 params,
                 inputs,
@@ -187,12 +193,18 @@ class ImageEngine:
             images=len(inputs),
             width=params.width,
             height=params.height,
+            mode=params.mode.value,
             steps=params.num_inference_steps,
+            steps_run=params.steps_run,
             steps_done=steps_done,
             scheduler=params.scheduler,
             outcome=outcome,
             seconds=round(time.monotonic() - started, 4),
         )
+
+    def _preview(self, latents: torch.Tensor) -> EncodedImage:
+        """One image's preview: the fitted latent-to-RGB projection, encoded small (no VAE decode)."""
+        return encode_image(self.loaded.previewer.preview(latents), PREVIEW_FORMAT, "", PREVIEW_QUALITY)
 
     def _deliver(self, jobs: list[ImageJob], images: list[Image], started: float, batch_images: int) -> None:
         """Hands each request its slice of the call's images; those whose clients left get nothing.
@@ -247,3 +259,10 @@ class ImageEngine:
             job.finish(outcome)
         with self._lock:
             self._finished += 1
+
+
+def call_inputs(params: GenerationParams) -> list[CallInput]:
+    """The call's inputs for one request: one per image, each with its seed and the request's edit input."""
+    edit = params.edit
+    image, mask = (edit.image, edit.mask) if edit else (None, None)
+    return [CallInput(params.prompt, params.negative_prompt, seed, image, mask) for seed in params.seeds]

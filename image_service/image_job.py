@@ -13,17 +13,19 @@ from dataclasses import dataclass, field
 
 from PIL.Image import Image
 
+from image_service.encoding import EncodedImage
 from image_service.generation_params import GenerationParams
 from serving_core.request_errors import RequestError
 
 
 @dataclass(frozen=True)
 class StepDone:
-    """A denoising step of the request's pipeline call has finished."""
+    """A denoising step of the request's pipeline call has finished; ``preview`` when the request asked for one."""
 
     step: int
     total_steps: int
     elapsed_seconds: float
+    preview: EncodedImage | None = None
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,8 @@ from diffusers import AutoPipelineForText2Image, DiffusionPipeline
 from diffusers.loaders.single_file_utils import infer_diffusers_model_type
 from safetensors import safe_open
 
+from image_service.latent_preview import LatentPreviewer
+from image_service.mode_pipelines import ModePipelines
 from image_service.settings import ImageSettings
 from serving_core.model_service import ModelLoadError
 from serving_core.structured_logging import log_fields
@@ -51,13 +53,19 @@ class MemoryOptions:
 
 @dataclass
 class LoadedPipeline:
-    """The pipeline on its device, with what the service reports about it."""
+    """The pipeline on its device, with what the service reports about it.
+
+    ``modes`` holds the pipeline of each supported mode (the loaded one for text-to-image and those derived
+    from it for edits, sharing its weights); ``previewer`` turns latents into cheap previews.
+    """
 
     pipeline: DiffusionPipeline
     model_id: str
     device: torch.device
     dtype: torch.dtype
     memory: MemoryOptions
+    modes: ModePipelines
+    previewer: LatentPreviewer
 
     @property
     def native_size(self) -> int:
@@ -111,7 +119,9 @@ def load_pipeline(settings: ImageSettings) -> LoadedPipeline:
         ) from error
     memory = _apply_memory_options(pipeline, settings, device)
     pipeline.set_progress_bar_config(disable=True)
-    loaded = LoadedPipeline(pipeline, _model_id(settings.model, source), device, dtype, memory)
+    modes = ModePipelines(pipeline, dtype)
+    previewer = LatentPreviewer.fit(pipeline.vae)
+    loaded = LoadedPipeline(pipeline, _model_id(settings.model, source), device, dtype, memory, modes, previewer)
     log_fields(
         logger,
         "pipeline loaded",
@@ -121,6 +131,7 @@ def load_pipeline(settings: ImageSettings) -> LoadedPipeline:
         device=str(device),
         dtype=str(dtype).removeprefix("torch."),
         safety_checker=loaded.has_safety_checker,
+        modes=[mode.value for mode in modes.modes],
     )
     return loaded
 

@@ -2,12 +2,16 @@
 
 The call's ``callback_on_step_end`` does two jobs. It counts denoising steps the way diffusers' own
 progress bar does (multistep schedulers such as PNDM run a warm-up timestep and second-order ones such as
-Heun two timesteps per step), so callers see exactly ``num_inference_steps`` reports. And it stops the call
+Heun two timesteps per step), so callers see exactly one report per step the call runs (an edit runs only
+``floor(strength x steps)``), each with the current latents for previews. And it stops the call
 once every request in it is gone: it raises ``CallAbandoned``, which leaves the denoising loop at once and
 also skips the VAE decode and safety checker whose results nobody would receive. (diffusers' ``_interrupt``
 flag only skips the remaining steps and still decodes; AUTOMATIC1111 and ComfyUI interrupt by raising from
 their step callbacks too.) A request that goes away while others in its call still wait does not stop
 the call: its images are dropped at the end.
+
+Inpainting pastes the kept pixels back from the input with diffusers' own ``apply_overlay``: the VAE's
+round trip would otherwise change them slightly (and, for a VAE that reconstructs badly, a lot).
 """
 
 from collections.abc import Callable, Sequence
@@ -18,7 +22,7 @@ import torch
 from diffusers import DiffusionPipeline
 from PIL.Image import Image
 
-from image_service.generation_params import GenerationParams
+from image_service.generation_params import GenerationParams, Mode
 from image_service.schedulers import SchedulerCatalog
 
 
@@ -28,24 +32,26 @@ class CallAbandoned(Exception):
 
 @dataclass(frozen=True)
 class CallInput:
-    """One image of the call: its prompt pair and seed."""
+    """One image of the call: its prompt pair and seed, and for an edit its input image and mask."""
 
     prompt: str
     negative_prompt: str
     seed: int
+    image: Image | None = None
+    mask: Image | None = None
 
 
 class DenoisingStepNumbers:
     """Turns diffusers' per-timestep callbacks into numbered denoising steps, as its progress bar counts them."""
 
-    def __init__(self, scheduler: Any, num_inference_steps: int) -> None:
+    def __init__(self, scheduler: Any, steps_run: int) -> None:
         self._scheduler = scheduler
-        self._steps = num_inference_steps
+        self._steps = steps_run
         self.done = 0
 
-    def advance(self, timestep_index: int) -> bool:
-        """Records that timestep ``timestep_index`` finished; True when that completed a step."""
-        timesteps = len(self._scheduler.timesteps)
+    def advance(self, timestep_index: int, timesteps: int) -> bool:
+        """Records that timestep ``timestep_index`` of the ``timesteps`` the loop runs finished; True when that
+        completed a step."""
         order = self._scheduler.order
         warmup = timesteps - self._steps * order
         last = timestep_index == timesteps - 1
@@ -61,39 +67,55 @@ def run_pipeline_call(
     params: GenerationParams,
     inputs: Sequence[CallInput],
     *,
-    on_step: Callable[[int], None],
+    on_step: Callable[[int, torch.Tensor], None],
     abandoned: Callable[[], bool],
 ) -> list[Image]:
-    """Runs the pipeline once for all inputs (which share ``params``' size, steps, scheduler and guidance).
+    """Runs ``params.mode``'s pipeline once for all inputs (which share ``params``' batch key).
 
-    ``on_step(step)`` is called after each denoising step; ``abandoned()`` is polled at every timestep and
-    ends the call with CallAbandoned when it returns True. Runs on the worker thread that owns the pipeline.
+    ``on_step(step, latents)`` is called after each denoising step with the whole call's latents (read
+    them, never change them); ``abandoned()`` is polled at every timestep and ends the call with
+    CallAbandoned when it returns True. Runs on the worker thread that owns the pipeline.
     """
     scheduler = catalog.create(params.scheduler)
     pipeline.scheduler = scheduler
-    counter = DenoisingStepNumbers(scheduler, params.num_inference_steps)
+    counter = DenoisingStepNumbers(scheduler, params.steps_run)
 
-    def on_step_end(_pipeline: DiffusionPipeline, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
+    def on_step_end(running: DiffusionPipeline, index: int, _timestep: Any, tensors: dict[str, Any]) -> dict:
         if abandoned():
             raise CallAbandoned
-        if counter.advance(index):
-            on_step(counter.done)
+        if counter.advance(index, running.num_timesteps):
+            on_step(counter.done, tensors["latents"])
         return tensors
 
-    negative_prompts = [item.negative_prompt for item in inputs]
     try:
-        output = pipeline(
-            prompt=[item.prompt for item in inputs],
-            negative_prompt=negative_prompts if any(negative_prompts) else None,
-            num_inference_steps=params.num_inference_steps,
-            guidance_scale=params.guidance_scale,
-            width=params.width,
-            height=params.height,
-            generator=[torch.Generator().manual_seed(item.seed) for item in inputs],
-            output_type="pil",
-            callback_on_step_end=on_step_end,
-        )
+        output = pipeline(**_call_arguments(params, inputs), callback_on_step_end=on_step_end)
     except CallAbandoned:
         pipeline.maybe_free_model_hooks()
         raise
-    return list(output.images)
+    images = list(output.images)
+    if params.mode is Mode.INPAINTING:
+        overlay = pipeline.image_processor.apply_overlay
+        images = [overlay(item.mask, item.image, image) for item, image in zip(inputs, images, strict=True)]
+    return images
+
+
+def _call_arguments(params: GenerationParams, inputs: Sequence[CallInput]) -> dict[str, Any]:
+    """The pipeline's arguments for the mode: image-to-image takes its size from the input image, and a
+    negative prompt is only passed when one is given (LCM's pipelines have none)."""
+    arguments: dict[str, Any] = {
+        "prompt": [item.prompt for item in inputs],
+        "num_inference_steps": params.num_inference_steps,
+        "guidance_scale": params.guidance_scale,
+        "generator": [torch.Generator().manual_seed(item.seed) for item in inputs],
+        "output_type": "pil",
+    }
+    negative_prompts = [item.negative_prompt for item in inputs]
+    if any(negative_prompts):
+        arguments["negative_prompt"] = negative_prompts
+    if params.mode is not Mode.IMAGE_TO_IMAGE:
+        arguments.update(width=params.width, height=params.height)
+    if params.mode is not Mode.TEXT_TO_IMAGE:
+        arguments.update(image=[item.image for item in inputs], strength=params.strength)
+    if params.mode is Mode.INPAINTING:
+        arguments["mask_image"] = [item.mask for item in inputs]
+    return arguments

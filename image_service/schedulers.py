@@ -16,6 +16,7 @@ from diffusers import (
     HeunDiscreteScheduler,
     KDPM2AncestralDiscreteScheduler,
     KDPM2DiscreteScheduler,
+    LCMScheduler,
     PNDMScheduler,
     UniPCMultistepScheduler,
 )
@@ -48,7 +49,9 @@ KNOWN_SCHEDULERS = (
     SchedulerKind("ddim", "DDIM", DDIMScheduler),
     SchedulerKind("pndm", "PNDM", PNDMScheduler, aliases=("plms",)),
     SchedulerKind("unipc", "UniPC", UniPCMultistepScheduler),
+    SchedulerKind("lcm", "LCM", LCMScheduler),
 )
+LCM_SCHEDULER = "lcm"
 
 
 def normalize_name(name: str) -> str:

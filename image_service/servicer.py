@@ -18,13 +18,20 @@ from hearth.image.v1 import image_service_pb2 as pb
 from hearth.image.v1 import image_service_pb2_grpc as pb_grpc
 from image_service.encoding import encode_image, parameters_text
 from image_service.engine import ImageEngine
-from image_service.generation_params import GenerationParams
+from image_service.generation_params import GenerationParams, Mode
 from image_service.image_job import ImageJob, ImagesReady, StepDone
+from image_service.input_images import INPUT_FORMATS
 from image_service.validation import RequestValidator
 from serving_core.request_errors import Cancelled, DeadlineExceeded, NotReady, RequestError
 from serving_core.request_scope import RequestScope, request_scope
 
 logger = logging.getLogger(__name__)
+
+PROTO_MODES = {
+    Mode.TEXT_TO_IMAGE: pb.IMAGE_MODE_TEXT_TO_IMAGE,
+    Mode.IMAGE_TO_IMAGE: pb.IMAGE_MODE_IMAGE_TO_IMAGE,
+    Mode.INPAINTING: pb.IMAGE_MODE_INPAINTING,
+}
 
 
 def _report_params(scope: RequestScope, p: GenerationParams) -> None:
@@ -38,6 +45,10 @@ def _report_params(scope: RequestScope, p: GenerationParams) -> None:
         seed=p.seed,
         output_format=p.output_format,
         prompt_chars=len(p.prompt),
+        mode=p.mode.value,
+        strength=p.strength,
+        steps_run=p.steps_run,
+        preview_every=p.preview_every,
     )
 
 
@@ -80,7 +91,7 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
 
     async def Generate(self, request: pb.GenerateRequest, context: grpc.aio.ServicerContext) -> pb.GenerateResponse:
         async with request_scope(logger, "Generate", context) as scope:
-            job = self._submit(request.params, request.request_id, context, scope)
+            job = await self._submit(request.params, request.request_id, context, scope)
             try:
                 async for event in job.events():
                     if isinstance(event, ImagesReady):
@@ -99,13 +110,11 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
         self, request: pb.GenerateStreamRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.GenerateStreamResponse]:
         async with request_scope(logger, "GenerateStream", context) as scope:
-            job = self._submit(request.params, request.request_id, context, scope)
+            job = await self._submit(request.params, request.request_id, context, scope)
             try:
                 async for event in job.events():
                     if isinstance(event, StepDone):
-                        progress = pb.StepProgress(
-                            step=event.step, total_steps=event.total_steps, elapsed_seconds=event.elapsed_seconds
-                        )
+                        progress = self._progress(job.params, event)
                         yield pb.GenerateStreamResponse(progress=progress, request_id=job.request_id)
                         continue
                     encode_seconds = 0.0
@@ -132,7 +141,9 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
                 device=str(loaded.device),
                 dtype=str(loaded.dtype).removeprefix("torch."),
                 schedulers=engine.catalog.names,
-                limits=pb.ImageLimits(**asdict(limits), max_queue=engine.batching.max_queue),
+                limits=pb.ImageLimits(
+                    **asdict(limits), max_queue=engine.batching.max_queue, input_formats=list(INPUT_FORMATS.values())
+                ),
                 defaults=pb.ImageDefaults(**asdict(defaults)),
                 memory=pb.MemoryOptions(**asdict(loaded.memory)),
                 batching=pb.BatchingSettings(
@@ -141,6 +152,7 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
                 ),
                 stats=pb.ImageStats(**asdict(stats)),
                 safety_checker=loaded.has_safety_checker,
+                modes=[PROTO_MODES[mode] for mode in validator.model_modes.modes],
             )
         raise AssertionError("unreachable: every refusal aborts the call")
 
@@ -149,16 +161,37 @@ class ImageServicer(pb_grpc.ImageGenerationServiceServicer):
             raise NotReady("the image pipeline is still loading")
         return self._engine, self._validator
 
-    def _submit(
+    async def _submit(
         self, params: pb.ImageParams, request_id: str, context: grpc.aio.ServicerContext, scope: RequestScope
     ) -> ImageJob:
+        """Validates (decoding an edit's images off the event loop) and queues the request."""
         engine, validator = self._ready()
         scope.request_id = validator.request_id(request_id)
-        valid = validator.params(params)
+        if params.init_image or params.mask_image:
+            valid = await asyncio.to_thread(validator.params, params)
+        else:
+            valid = validator.params(params)
         _report_params(scope, valid)
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
         return engine.submit(valid, scope.request_id, deadline)
+
+    def _progress(self, params: GenerationParams, event: StepDone) -> pb.StepProgress:
+        progress = pb.StepProgress(
+            step=event.step, total_steps=event.total_steps, elapsed_seconds=event.elapsed_seconds
+        )
+        if event.preview is not None:
+            _, validator = self._ready()
+            scale = validator.limits.size_multiple
+            progress.preview.CopyFrom(
+                pb.Preview(
+                    data=event.preview.data,
+                    mime_type=event.preview.mime_type,
+                    width=params.width // scale,
+                    height=params.height // scale,
+                )
+            )
+        return progress
 
     def _release(self, job: ImageJob, scope: RequestScope) -> None:
         """Cancels the job unless it has finished: a no-op after the images, a freed slot or step otherwise."""

@@ -42,8 +42,14 @@ class ImageSettings(BaseSettings):
     max_num_images: int = Field(8, ge=1, description="largest num_images of one request")
     max_guidance_scale: float = Field(30.0, ge=0, description="largest guidance_scale")
     max_prompt_chars: int = Field(4096, ge=1, description="longest prompt or negative prompt, in characters")
-    default_steps: int | None = Field(None, ge=1, description="default num_inference_steps (auto: 50, Turbo 1)")
-    default_guidance_scale: float | None = Field(None, ge=0, description="default guidance_scale (auto: 7.5, Turbo 0)")
+    max_input_bytes: int = Field(16 * 2**20, ge=1, le=2**32 - 1, description="largest input image or mask, in bytes")
+    max_input_pixels: int = Field(
+        2048 * 2048, ge=1, le=2**32 - 1, description="largest input image or mask, in pixels (width x height)"
+    )
+    default_steps: int | None = Field(None, ge=1, description="default num_inference_steps (auto: 50, Turbo 1, LCM 4)")
+    default_guidance_scale: float | None = Field(
+        None, ge=0, description="default guidance_scale (auto: 7.5, Turbo 0, LCM 8 or 1 for a merged LCM-LoRA)"
+    )
     grace_seconds: float = Field(30.0, ge=0, description="how long SIGTERM waits for in-flight requests")
     max_message_mib: int = Field(256, ge=1, description="largest gRPC message, in MiB")
     log_level: str = Field("info", description="log level of the JSON log lines")

@@ -60,7 +60,7 @@ async def request_scope(
     except RequestError as error:
         scope.outcome = error.code.name.lower()
         await abort_with(context, error)
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, GeneratorExit):  # a streaming RPC cancelled while sending is closed, not cancelled
         if scope.outcome == "ok":
             scope.outcome = "cancelled"
         raise

@@ -29,6 +29,13 @@ def text_model_path(models_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def image_model_path(models_dir: Path) -> Path:
+    """The tiny random pipeline: the image tests that need a fast pipeline and nothing more use it."""
+    return default_models.tiny_image_model_path(models_dir)
+
+
+@pytest.fixture(scope="session")
+def scenes_model_path(models_dir: Path) -> Path:
+    """The default image model, trained on procedural scenes: for the tests of what a picture shows."""
     return default_models.image_model_path(models_dir)
 
 

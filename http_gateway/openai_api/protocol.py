@@ -274,13 +274,16 @@ class ModelList(BaseModel):
     data: list[ModelCard]
 
 
+ImageSize = Annotated[str, Field(pattern=r"^(auto|[0-9]{1,5}x[0-9]{1,5})$")]
+
+
 class ImageGenerationRequest(BaseModel):
     """POST /v1/images/generations; steps, guidance, seed and the rest are Hearth extensions."""
 
     prompt: Text
     model: str | None = None
     n: PositiveUInt32 = Field(1, description="images to generate")
-    size: Annotated[str, Field(pattern=r"^(auto|[0-9]{1,5}x[0-9]{1,5})$")] | None = Field(
+    size: ImageSize | None = Field(
         None, description="WIDTHxHEIGHT in pixels, multiples of 8; auto or absent: the pipeline's native size"
     )
     response_format: Literal["b64_json"] | None = Field(

@@ -1,6 +1,9 @@
-"""POST /generate-image: the original image route, whole or as Server-Sent Events with step progress."""
+"""POST /generate-image: the original image route, whole or as Server-Sent Events with step progress.
 
-import base64
+With ``init_image_base64`` (and ``mask_base64``) it edits an image; a stream with ``preview_every`` carries
+a small preview on its progress events.
+"""
+
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -13,7 +16,7 @@ from http_gateway.cancellation import cancel_on_disconnect
 from http_gateway.error_handlers import ERROR_RESPONSES
 from http_gateway.errors import ApiError
 from http_gateway.gateway_state import GatewayState, gateway_state
-from http_gateway.image_contract import ImageTimings, image_params
+from http_gateway.image_contract import ImageTimings, base64_image, base64_text, image_params
 from http_gateway.original_api.protocol import (
     GeneratedImage,
     ImageDoneEvent,
@@ -28,13 +31,24 @@ router = APIRouter(tags=["original"])
 STREAM_EVENTS = {"progress": ImageProgressEvent, "image": GeneratedImage, "done": ImageDoneEvent}
 
 STREAM_DOC = (
-    "with stream=true: `event: progress` {step, total_steps, elapsed_seconds} per denoising step, then "
-    "`event: image` {index, image_base64, seed, mime_type} per image, then `event: done` {message, timings}"
+    "with stream=true: `event: progress` {step, total_steps, elapsed_seconds, and preview_* when asked} per "
+    "denoising step, then `event: image` {index, image_base64, seed, mime_type} per image, then `event: done` "
+    "{message, timings}"
 )
+FIELD_NAMES = {"init_image": "init_image_base64", "mask_image": "mask_base64"}
+EDIT_FIELDS = {"init_image_base64", "mask_base64"}
 
 
 def _params(body: ImageRequest) -> image_pb2.ImageParams:
-    return image_params(**body.model_dump(exclude={"stream"}))
+    """The contract's params; an edit whose size is not given takes its input's (not the route's 512)."""
+    fields = body.model_dump(exclude={"stream", *EDIT_FIELDS})
+    if body.init_image_base64:
+        fields |= {side: None for side in ("width", "height") if side not in body.model_fields_set}
+    return image_params(
+        **fields,
+        init_image=base64_image("init_image_base64", body.init_image_base64),
+        mask_image=base64_image("mask_base64", body.mask_base64),
+    )
 
 
 def _done_message(count: int) -> str:
@@ -44,7 +58,7 @@ def _done_message(count: int) -> str:
 def _generated(image: image_pb2.GeneratedImage) -> GeneratedImage:
     return GeneratedImage(
         index=image.index,
-        image_base64=base64.b64encode(image.data).decode("ascii"),
+        image_base64=base64_text(image.data),
         seed=image.seed,
         mime_type=image.mime_type,
     )
@@ -66,7 +80,7 @@ async def generate_image(
     state: Annotated[GatewayState, Depends(gateway_state)],
 ) -> ImageResponse | EventSourceResponse:
     """Draws ``num_images`` images (default 1) and returns the first as base64 in ``image_base64``."""
-    calls = ImageCalls(state, request)
+    calls = ImageCalls(state, request, FIELD_NAMES)
     if body.stream:
         stream = await cancel_on_disconnect(request, calls.stream(_params(body)))
         return event_stream(request, state, _image_events(stream), [stream], error_event="error")
@@ -92,13 +106,21 @@ async def _image_events(stream: OpenedStream[image_pb2.GenerateStreamResponse]) 
     count, timings = 0, None
     async for message in stream.messages():
         if message.HasField("progress"):
-            progress = message.progress
-            event = ImageProgressEvent(
-                step=progress.step, total_steps=progress.total_steps, elapsed_seconds=progress.elapsed_seconds
-            )
-            yield json_event(event.model_dump(), "progress")
+            yield json_event(_progress_event(message.progress).model_dump(exclude_none=True), "progress")
         elif message.HasField("image"):
             count += 1
             timings = ImageTimings.model_validate(message.timings) if message.HasField("timings") else timings
             yield json_event(_generated(message.image).model_dump(), "image")
     yield json_event(ImageDoneEvent(message=_done_message(count), timings=timings).model_dump(), "done")
+
+
+def _progress_event(progress: image_pb2.StepProgress) -> ImageProgressEvent:
+    event = ImageProgressEvent(
+        step=progress.step, total_steps=progress.total_steps, elapsed_seconds=progress.elapsed_seconds
+    )
+    if progress.HasField("preview"):
+        preview = progress.preview
+        event.preview_base64 = base64_text(preview.data)
+        event.preview_mime_type = preview.mime_type
+        event.preview_width, event.preview_height = preview.width, preview.height
+    return event

@@ -15,10 +15,12 @@ from http_gateway.proto_fields import (
     ImageSide,
     PositiveUInt32,
     RepetitionPenalty,
+    Strength,
     Temperature,
     Text,
     TopK,
     TopP,
+    UInt32,
     UInt64,
 )
 from http_gateway.text_contract import TextTimings, Usage
@@ -84,14 +86,26 @@ class ImageRequest(BaseModel):
     prompt: Text = Field(description="what the image shows")
     num_inference_steps: PositiveUInt32 = Field(50, description="denoising steps")
     guidance_scale: GuidanceScale = Field(7.5, description="classifier-free guidance scale")
-    height: ImageSide = 512
-    width: ImageSide = 512
+    height: ImageSide | None = Field(512, description="pixels; null: the model's native size (absent: 512, as ever)")
+    width: ImageSide | None = Field(512, description="pixels; null: the model's native size (absent: 512, as ever)")
     negative_prompt: Text = Field("", description="what the image should not show")
     seed: UInt64 | None = Field(None, description="seed of the first image; image i uses seed + i")
     num_images: PositiveUInt32 = Field(1, description="images to generate")
     scheduler: Text = Field("", description="e.g. euler, euler_a, dpmpp_2m, ddim, pndm; empty: the pipeline's own")
     output_format: OutputFormat = "png"
     stream: bool = Field(False, description="answer with Server-Sent Events: progress, image, then done")
+    init_image_base64: str | None = Field(
+        None,
+        description="image to edit, base64 (or a data: URL) of a PNG, JPEG or WebP; width and height then default "
+        "to its own, rounded down to a multiple of 8",
+    )
+    mask_base64: str | None = Field(
+        None, description="inpainting mask of the same size, base64: white (or fully transparent) pixels are redrawn"
+    )
+    strength: Strength | None = Field(
+        None, description="how much of init_image is redrawn, above 0 to 1; default 0.8, or 1 when inpainting"
+    )
+    preview_every: UInt32 = Field(0, description="with stream=true: a preview on every Nth progress event; 0: none")
 
 
 class GeneratedImage(BaseModel):
@@ -118,11 +132,15 @@ class ImageResponse(BaseModel):
 
 
 class ImageProgressEvent(BaseModel):
-    """Data of an ``event: progress``: one denoising step done."""
+    """Data of an ``event: progress``: one denoising step done, with a preview when the request asked for one."""
 
     step: int
     total_steps: int
     elapsed_seconds: float
+    preview_base64: str | None = Field(None, description="a small, approximate picture of the first image so far")
+    preview_mime_type: str | None = None
+    preview_width: int | None = Field(None, description="the image's width divided by the VAE's scale factor (8)")
+    preview_height: int | None = None
 
 
 class ImageDoneEvent(BaseModel):

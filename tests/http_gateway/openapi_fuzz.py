@@ -41,6 +41,7 @@ SMALL_LIMITS: dict[str, dict[str, Any]] = {
     "negative_prompt": {"string": {"maxLength": 64}},
     "messages": {"array": {"maxItems": 3}},
     "stop": {"string": {"maxLength": 8}, "array": {"maxItems": 2}},
+    "preview_every": {"integer": {"maximum": 2}},
 }
 REQUIRED_IN = {
     "TextRequest": ["max_new_tokens"],
@@ -48,6 +49,7 @@ REQUIRED_IN = {
     "ChatCompletionRequest": ["max_tokens"],
     "ImageRequest": ["num_inference_steps", "width", "height"],
     "ImageGenerationRequest": ["num_inference_steps", "size"],
+    "Body_edit_images_v1_images_edits_post": ["num_inference_steps", "size"],
 }
 
 

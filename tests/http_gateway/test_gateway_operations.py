@@ -78,7 +78,7 @@ async def test_schema_carries_the_limits_the_backends_report(client: httpx.Async
     assert schemas["TextRequest"]["properties"]["max_new_tokens"]["maximum"] == MAX_NEW_TOKENS
     chat_tokens = schemas["ChatCompletionRequest"]["properties"]["max_completion_tokens"]["anyOf"][0]
     assert chat_tokens["maximum"] == MAX_NEW_TOKENS
-    width = schemas["ImageRequest"]["properties"]["width"]
+    width = schemas["ImageRequest"]["properties"]["width"]["anyOf"][0]
     assert (width["minimum"], width["maximum"], width["multipleOf"]) == (MIN_SIDE, MAX_SIDE, 8)
     assert schemas["ImageGenerationRequest"]["properties"]["n"]["maximum"] == MAX_IMAGES
     assert schemas["ImageRequest"]["properties"]["num_inference_steps"]["maximum"] == MAX_STEPS

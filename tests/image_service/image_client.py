@@ -47,6 +47,25 @@ def pixels(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
 
 
+def encoded(image: Image.Image, image_format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def input_image(width: int = 64, height: int = 64, seed: int = 0) -> Image.Image:
+    """A picture to edit: coloured blocks of 8x8 pixels, different for each seed."""
+    blocks = np.random.default_rng(seed).integers(0, 256, size=(height // 8, width // 8, 3), dtype=np.uint8)
+    return Image.fromarray(blocks.repeat(8, axis=0).repeat(8, axis=1))
+
+
+def left_half_mask(width: int = 64, height: int = 64) -> Image.Image:
+    """White (redraw) on the left half, black (keep) on the right."""
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(255, (0, 0, width // 2, height))
+    return mask
+
+
 def bad_field(error: grpc.RpcError) -> str:
     """The field named by the error's google.rpc.BadRequest detail (whose ErrorInfo says INVALID_FIELD)."""
     status = rpc_status.from_call(error)

@@ -3,18 +3,20 @@
 import asyncio
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 
 from image_service.engine import ImageBatching, ImageEngine
-from image_service.generation_params import GenerationParams
+from image_service.generation_params import EditInput, GenerationParams
 from image_service.image_job import ImageJob, ImagesReady, StepDone
 from image_service.loading import LoadedPipeline, load_pipeline
 from image_service.schedulers import SchedulerCatalog
 from image_service.settings import ImageSettings
 from serving_core.request_errors import OutOfDeviceMemory
+from tests.image_service.image_client import input_image, left_half_mask
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +127,27 @@ async def test_out_of_device_memory_is_refused_with_advice_and_the_engine_keeps_
     for advice in ("smaller size", "ATTENTION_SLICING", "VAE_TILING", "MODEL_CPU_OFFLOAD"):
         assert advice in str(refused.value)
     assert isinstance(after[-1], ImagesReady)
+
+
+def edit_params(strength: float, seed: int, *, inpaint: bool = False) -> GenerationParams:
+    mask = left_half_mask() if inpaint else None
+    edit = EditInput(input_image(seed=seed), strength, int(4 * strength), image_sha256="", mask=mask)
+    return replace(params(seed=seed), edit=edit)
+
+
+async def test_only_requests_of_one_mode_and_strength_share_a_call(engine: ImageEngine) -> None:
+    requests = [
+        edit_params(0.5, 1),
+        params(seed=2),
+        edit_params(0.5, 3),
+        edit_params(0.75, 4),
+        edit_params(0.5, 5, inpaint=True),
+        edit_params(0.5, 6, inpaint=True),
+    ]
+    jobs = [engine.submit(request, f"mixed-{index}") for index, request in enumerate(requests)]
+
+    results = await asyncio.wait_for(asyncio.gather(*(collect(job) for job in jobs)), 120)
+
+    assert [events[-1].batch_images for events in results] == [2, 1, 2, 1, 2, 2]
+    steps = [[event.total_steps for event in events if isinstance(event, StepDone)] for events in results]
+    assert steps == [[2, 2], [4] * 4, [2, 2], [3] * 3, [2, 2], [2, 2]]

@@ -33,7 +33,7 @@ def test_settings_come_from_cli_flags_over_the_environment(monkeypatch: pytest.M
 
     assert (settings.max_queue, settings.batch_wait_ms, settings.port) == (3, 7, 0)
     assert settings.attention_slicing is True
-    assert settings.model.endswith("models/image/tiny-sd")
+    assert settings.model.endswith("models/image/hearth-scenes")
 
 
 @pytest.mark.parametrize("checkpoint", ["model.ckpt", "weights.bin", "sd15.pt"])
@@ -85,7 +85,7 @@ def test_memory_options_are_applied_and_offload_is_ignored_on_the_cpu(image_mode
         SchedulerCatalog(loaded.pipeline.scheduler),
         params,
         [CallInput("a cat", "", 1), CallInput("a dog", "", 2)],
-        on_step=lambda _step: None,
+        on_step=lambda *_: None,
         abandoned=lambda: False,
     )
 
@@ -113,7 +113,7 @@ def test_an_sdxl_turbo_folder_goes_through_the_same_code_with_turbo_defaults(
         catalog,
         params,
         [CallInput("a cat", "dogs", 1), CallInput("a fox", "cats", 2)],
-        on_step=steps.append,
+        on_step=lambda step, _latents: steps.append(step),
         abandoned=lambda: False,
     )
 

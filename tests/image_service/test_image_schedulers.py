@@ -64,6 +64,7 @@ def test_each_scheduler_reports_exactly_the_requested_steps_in_order(
     scheduler.set_timesteps(steps)
     counter = DenoisingStepNumbers(scheduler, steps)
 
-    reported = [counter.done for index in range(len(scheduler.timesteps)) if counter.advance(index)]
+    timesteps = len(scheduler.timesteps)
+    reported = [counter.done for index in range(timesteps) if counter.advance(index, timesteps)]
 
     assert reported == list(range(1, steps + 1))

@@ -1,11 +1,17 @@
 """The playground in headless chromium against the real stack, with all outside network blocked."""
 
+import base64
+import io
 import json
+from pathlib import Path
 
 import jsonschema
+import numpy as np
+from PIL import Image
 from playwright.sync_api import Page, expect
 
 from tests.cli.hearth_processes import text_stats, wait_for_stats
+from tests.image_service.image_client import encoded, input_image, pixels
 from tests.playground.conftest import Playground
 from tests.service_processes import ServiceProcess
 
@@ -143,4 +149,52 @@ def test_stop_ends_the_stream_and_frees_the_server(playground: Playground, text_
     expect(page.locator("#text-stop")).to_be_disabled()
     assert after.active_requests == 0
     assert after.generated_tokens - before.generated_tokens < max_tokens
+    assert playground.outside_requests == []
+
+
+def data_url_bytes(url: str | None) -> bytes:
+    assert url is not None
+    assert url.startswith("data:image/"), url
+    return base64.b64decode(url.split(",", 1)[1])
+
+
+def test_an_uploaded_image_is_inpainted_with_a_painted_mask_and_a_live_preview(
+    playground: Playground, tmp_path: Path
+) -> None:
+    page = playground.page
+    source = tmp_path / "input.png"
+    source.write_bytes(encoded(input_image(96, 64, seed=8)))
+    page.fill("#image-prompt", "a green triangle")
+    page.fill("#image-steps", "6")
+    page.fill("#image-seed", "4")
+    page.click("#image-edit summary")
+
+    page.set_input_files("#image-init", str(source))
+    expect(page.locator("#image-edit-canvas")).to_be_visible()
+    expect(page.locator("#image-width")).to_have_value("96")
+    box = page.locator("#image-mask-canvas").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.15, box["y"] + box["height"] * 0.5)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.5, steps=5)
+    page.mouse.up()
+    page.fill("#image-strength", "1")
+    with page.expect_request(lambda request: request.url.endswith("/generate-image")) as sent:
+        page.click("#image-generate")
+    expect(page.locator("#image-preview-img")).to_be_visible(timeout=LONG_MS)
+    playground.screenshot("image-edit-preview")
+    expect(page.locator("#image-results img")).to_be_visible(timeout=LONG_MS)
+    playground.screenshot("image-edit-done")
+
+    body = sent.value.post_data_json
+    assert data_url_bytes(body["init_image_base64"]) == source.read_bytes()
+    mask = np.asarray(Image.open(io.BytesIO(data_url_bytes(body["mask_base64"]))).convert("L"))
+    assert mask[:, :40].max() == 255
+    assert mask[:, 48:].max() == 0
+    preview = Image.open(io.BytesIO(data_url_bytes(page.get_attribute("#image-preview-img", "src"))))
+    assert preview.size == (12, 8)
+    result = pixels(data_url_bytes(page.get_attribute("#image-results img", "src")))
+    assert result.shape == (64, 96, 3)
+    assert np.abs(result[:, 48:] - pixels(source.read_bytes())[:, 48:]).max() <= 1
+    expect(page.locator("#image-error")).to_be_hidden()
     assert playground.outside_requests == []

@@ -1,10 +1,11 @@
 """Bad input: hypothesis fuzzes every field of both services' request messages, request ids included.
 
 Each request is a tiny valid one with one or two fields drawn at or beyond their documented limits (huge,
-negative, zero, NaN, infinite, empty, unknown enum numbers, oversized lists); the wire itself is fuzzed
-with bytes that are no valid message or carry invalid UTF-8 in a string field (no request field is of type
-bytes). Every answer is a success or INVALID_ARGUMENT with ErrorInfo reason INVALID_FIELD; only a message
-over the size limit may be RESOURCE_EXHAUSTED; never INTERNAL, UNKNOWN or a crash. After every example the
+negative, zero, NaN, infinite, empty, unknown enum numbers, oversized lists; for the image fields an
+edit's input and mask: garbage, truncated, GIF, too many pixels, a mask of another size or with alpha); the
+wire itself is fuzzed with bytes that are no valid message or carry invalid UTF-8 in a string field.
+Every answer is a success or INVALID_ARGUMENT with ErrorInfo reason INVALID_FIELD; only a message over the
+size limit may be RESOURCE_EXHAUSTED; never INTERNAL, UNKNOWN or a crash. After every example the
 service holds no active or queued request, and after every test a real Generate still succeeds. Valid draws
 stay tiny (at most 2 tokens, 72x72 px, 2 images of 2 steps) so the run stays short.
 """
@@ -19,12 +20,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image
 
 from hearth.image.v1 import image_service_pb2 as image_pb
 from hearth.image.v1 import image_service_pb2_grpc as image_grpc
 from hearth.text.v1 import text_service_pb2 as text_pb
 from hearth.text.v1 import text_service_pb2_grpc as text_grpc
 from serving_core.request_errors import ERROR_DOMAIN
+from tests.image_service.image_client import encoded, input_image, left_half_mask
 from tests.reliability.conftest import LONG_PROMPT, StartImage
 from tests.service_processes import ServiceProcess
 
@@ -213,6 +216,28 @@ IMAGE_EDGES: dict[str, st.SearchStrategy] = {
     "num_images": st.sampled_from([0, 2, 9, U32_MAX]),
     "scheduler": st.one_of(st.sampled_from(["Euler a", "DPM++ 2M", "ddim", "pndm", "EULER"]), short_text),
     "output_format": st.integers(-3, 7),
+    "init_image": st.one_of(
+        st.binary(max_size=64),
+        st.sampled_from(
+            [
+                encoded(input_image()),
+                encoded(input_image(72, 72), "JPEG"),
+                encoded(input_image(70, 66), "WEBP"),
+                encoded(input_image())[:120],
+                encoded(input_image(), "GIF"),
+                encoded(input_image(8, 8)),
+                encoded(Image.new("RGB", (2_100, 2_100))),
+            ]
+        ),
+    ),
+    "mask_image": st.one_of(
+        st.binary(max_size=32),
+        st.sampled_from(
+            [encoded(left_half_mask()), encoded(left_half_mask(64, 72)), encoded(input_image().convert("RGBA"))]
+        ),
+    ),
+    "strength": edge_floats,
+    "preview_every": st.sampled_from([0, 1, 2, U32_MAX]),
 }
 
 

@@ -1,5 +1,6 @@
 // The playground's behaviour: a health strip, a streaming text panel and an image panel with step
-// progress. It talks only to the gateway that served it (relative URLs), through its public API.
+// progress, live previews and image edits. It talks only to the gateway that served it (relative URLs),
+// through its public API.
 "use strict";
 
 const HEALTH_INTERVAL_MS = 3000;
@@ -203,12 +204,14 @@ function imageRequest() {
     prompt: $("image-prompt").value,
     negative_prompt: $("image-negative").value || undefined,
     num_inference_steps: numberOrUndefined("image-steps"),
-    width: numberOrUndefined("image-width"),
-    height: numberOrUndefined("image-height"),
+    width: numberOrUndefined("image-width") ?? null, // null: the model's native size
+    height: numberOrUndefined("image-height") ?? null,
     guidance_scale: numberOrUndefined("image-guidance"),
     seed: numberOrUndefined("image-seed"),
     num_images: numberOrUndefined("image-count"),
     stream: true,
+    preview_every: $("image-preview").checked ? 1 : 0,
+    ...editFields(),
   };
 }
 
@@ -230,14 +233,12 @@ function showImage(image, request, seconds) {
   const picture = document.createElement("img");
   picture.src = `data:${image.mime_type || "image/png"};base64,${image.image_base64}`;
   picture.alt = request.prompt;
-  picture.width = request.width || 512;
-  picture.height = request.height || 512;
   const caption = document.createElement("figcaption");
   const params = [
     ["prompt", request.prompt],
     ["negative", request.negative_prompt],
     ["steps", request.num_inference_steps],
-    ["size", `${picture.width}x${picture.height}`],
+    ["size", request.width && request.height ? `${request.width}x${request.height}` : "auto"],
     ["guidance", request.guidance_scale],
     ["seed", image.seed],
     ["time", `${seconds.toFixed(1)} s`],
@@ -249,6 +250,11 @@ function showImage(image, request, seconds) {
     term.textContent = name;
     const detail = document.createElement("dd");
     detail.textContent = String(value);
+    if (name === "size") {
+      picture.addEventListener("load", () => {
+        detail.textContent = `${picture.naturalWidth}x${picture.naturalHeight}`;
+      });
+    }
     list.append(term, detail);
   }
   caption.append(list);
@@ -262,6 +268,7 @@ async function generateImage(submit) {
   $("image-results").textContent = "";
   showProgress(0, 1, 0);
   $("image-progress-label").textContent = "waiting";
+  $("image-preview-img").hidden = true;
   imageAbort = new AbortController();
   setImageRunning(true);
   const request = imageRequest();
@@ -269,7 +276,10 @@ async function generateImage(submit) {
   try {
     for await (const event of postForEvents("/generate-image", request, imageAbort.signal)) {
       const body = event.data ? JSON.parse(event.data) : {};
-      if (event.event === "progress") showProgress(body.step, body.total_steps, body.elapsed_seconds || 0);
+      if (event.event === "progress") {
+        showProgress(body.step, body.total_steps, body.elapsed_seconds || 0);
+        showPreview(body);
+      }
       else if (event.event === "image") showImage(body, request, (performance.now() - started) / 1000);
       else if (event.event === "error") throw streamError(event.data);
       else if (event.event === "done") break;
@@ -284,6 +294,133 @@ async function generateImage(submit) {
   }
 }
 
+// ---- image edits (an input image, a painted or uploaded mask) and live previews ----
+
+const MASK_BRUSH = 0.08; // brush radius, as a fraction of the input's shorter side
+const edit = { dataUrl: "", masked: false, painting: false };
+
+function readAsDataUrl(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(file);
+  });
+}
+
+function loadPicture(dataUrl) {
+  return new Promise((resolve, reject) => {
+    const picture = new Image();
+    picture.onload = () => resolve(picture);
+    picture.onerror = () => reject(new Error("the browser cannot read this image"));
+    picture.src = dataUrl;
+  });
+}
+
+// The input is sent as the file's own bytes; width and height follow it (rounded down to a multiple of 8).
+async function chooseInput() {
+  const file = $("image-init").files[0];
+  if (!file) return;
+  try {
+    edit.dataUrl = await readAsDataUrl(file);
+    const picture = await loadPicture(edit.dataUrl);
+    for (const canvas of [$("image-init-canvas"), $("image-mask-canvas")]) {
+      canvas.width = picture.naturalWidth;
+      canvas.height = picture.naturalHeight;
+    }
+    $("image-init-canvas").getContext("2d").drawImage(picture, 0, 0);
+    clearMask();
+    $("image-width").value = Math.floor(picture.naturalWidth / 8) * 8;
+    $("image-height").value = Math.floor(picture.naturalHeight / 8) * 8;
+    $("image-edit-canvas").hidden = false;
+  } catch (error) {
+    showError($("image-error"), error.message);
+  }
+}
+
+function removeInput() {
+  edit.dataUrl = "";
+  $("image-init").value = "";
+  clearMask();
+  $("image-edit-canvas").hidden = true;
+}
+
+function clearMask() {
+  const canvas = $("image-mask-canvas");
+  canvas.getContext("2d").clearRect(0, 0, canvas.width, canvas.height);
+  $("image-mask").value = "";
+  edit.masked = false;
+}
+
+// An uploaded mask is drawn onto the mask layer, so it can be painted over before it is sent.
+async function chooseMask() {
+  const file = $("image-mask").files[0];
+  if (!file || !edit.dataUrl) return;
+  const canvas = $("image-mask-canvas");
+  const picture = await loadPicture(await readAsDataUrl(file));
+  canvas.getContext("2d").drawImage(picture, 0, 0, canvas.width, canvas.height);
+  edit.masked = true;
+}
+
+function paintMask(pointer) {
+  if (!edit.painting || !edit.dataUrl) return;
+  const canvas = $("image-mask-canvas");
+  const context = canvas.getContext("2d");
+  const x = (pointer.offsetX / canvas.clientWidth) * canvas.width;
+  const y = (pointer.offsetY / canvas.clientHeight) * canvas.height;
+  context.fillStyle = "white";
+  context.beginPath();
+  context.arc(x, y, Math.max(2, Math.min(canvas.width, canvas.height) * MASK_BRUSH), 0, 2 * Math.PI);
+  context.fill();
+  edit.masked = true;
+}
+
+// The mask as the service reads it: an opaque PNG, white where painted, black elsewhere.
+function maskDataUrl() {
+  const layer = $("image-mask-canvas");
+  const mask = document.createElement("canvas");
+  mask.width = layer.width;
+  mask.height = layer.height;
+  const context = mask.getContext("2d");
+  context.fillStyle = "black";
+  context.fillRect(0, 0, mask.width, mask.height);
+  context.drawImage(layer, 0, 0);
+  return mask.toDataURL("image/png");
+}
+
+function editFields() {
+  if (!edit.dataUrl) return {};
+  return {
+    init_image_base64: edit.dataUrl,
+    mask_base64: edit.masked ? maskDataUrl() : undefined,
+    strength: numberOrUndefined("image-strength"),
+  };
+}
+
+function showPreview(progress) {
+  if (!progress.preview_base64) return;
+  const preview = $("image-preview-img");
+  preview.src = `data:${progress.preview_mime_type || "image/jpeg"};base64,${progress.preview_base64}`;
+  preview.hidden = false;
+}
+
+function wireImageEdits() {
+  $("image-init").addEventListener("change", chooseInput);
+  $("image-init-clear").addEventListener("click", removeInput);
+  $("image-mask").addEventListener("change", chooseMask);
+  $("image-mask-clear").addEventListener("click", clearMask);
+  const layer = $("image-mask-canvas");
+  layer.addEventListener("pointerdown", (pointer) => {
+    edit.painting = true;
+    layer.setPointerCapture(pointer.pointerId);
+    paintMask(pointer);
+  });
+  layer.addEventListener("pointermove", paintMask);
+  layer.addEventListener("pointerup", () => {
+    edit.painting = false;
+  });
+}
+
 // ---- wiring ----
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -294,6 +431,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("text-stop").addEventListener("click", () => textAbort && textAbort.abort());
   $("image-form").addEventListener("submit", generateImage);
   $("image-stop").addEventListener("click", () => imageAbort && imageAbort.abort());
+  wireImageEdits();
   refreshHealth();
   setInterval(refreshHealth, HEALTH_INTERVAL_MS);
 });

@@ -24,45 +24,49 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hearth/image/v1/image_service.proto\x12\x0fhearth.image.v1\"\xeb\x02\n\x0bImageParams\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x17\n\x0fnegative_prompt\x18\x02 \x01(\t\x12 \n\x13num_inference_steps\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x1b\n\x0eguidance_scale\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05width\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x13\n\x06height\x18\x06 \x01(\rH\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x07 \x01(\x04H\x04\x88\x01\x01\x12\x17\n\nnum_images\x18\x08 \x01(\rH\x05\x88\x01\x01\x12\x11\n\tscheduler\x18\t \x01(\t\x12\x34\n\routput_format\x18\n \x01(\x0e\x32\x1d.hearth.image.v1.OutputFormatB\x16\n\x14_num_inference_stepsB\x11\n\x0f_guidance_scaleB\x08\n\x06_widthB\t\n\x07_heightB\x07\n\x05_seedB\r\n\x0b_num_images\"m\n\x0eGeneratedImage\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\r\n\x05index\x18\x06 \x01(\r\"~\n\x07Timings\x12\x15\n\rqueue_seconds\x18\x01 \x01(\x01\x12\x19\n\x11inference_seconds\x18\x02 \x01(\x01\x12\x16\n\x0e\x65ncode_seconds\x18\x03 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x04 \x01(\x01\x12\x12\n\nbatch_size\x18\x05 \x01(\r\"S\n\x0fGenerateRequest\x12,\n\x06params\x18\x01 \x01(\x0b\x32\x1c.hearth.image.v1.ImageParams\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x82\x01\n\x10GenerateResponse\x12/\n\x06images\x18\x01 \x03(\x0b\x32\x1f.hearth.image.v1.GeneratedImage\x12)\n\x07timings\x18\x02 \x01(\x0b\x32\x18.hearth.image.v1.Timings\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"Y\n\x15GenerateStreamRequest\x12,\n\x06params\x18\x01 \x01(\x0b\x32\x1c.hearth.image.v1.ImageParams\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"J\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x13\n\x0btotal_steps\x18\x02 \x01(\r\x12\x17\n\x0f\x65lapsed_seconds\x18\x03 \x01(\x01\"\xc5\x01\n\x16GenerateStreamResponse\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.hearth.image.v1.StepProgressH\x00\x12\x30\n\x05image\x18\x02 \x01(\x0b\x32\x1f.hearth.image.v1.GeneratedImageH\x00\x12)\n\x07timings\x18\x03 \x01(\x0b\x32\x18.hearth.image.v1.Timings\x12\x12\n\nrequest_id\x18\x04 \x01(\tB\x07\n\x05\x65vent\"\x15\n\x13GetModelInfoRequest\"\xbc\x01\n\x0bImageLimits\x12\x10\n\x08min_size\x18\x01 \x01(\r\x12\x10\n\x08max_size\x18\x02 \x01(\r\x12\x15\n\rsize_multiple\x18\x03 \x01(\r\x12\x11\n\tmax_steps\x18\x04 \x01(\r\x12\x16\n\x0emax_num_images\x18\x05 \x01(\r\x12\x1a\n\x12max_guidance_scale\x18\x06 \x01(\x02\x12\x18\n\x10max_prompt_chars\x18\x07 \x01(\r\x12\x11\n\tmax_queue\x18\x08 \x01(\r\"v\n\rImageDefaults\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\x1b\n\x13num_inference_steps\x18\x03 \x01(\r\x12\x16\n\x0eguidance_scale\x18\x04 \x01(\x02\x12\x11\n\tscheduler\x18\x05 \x01(\t\"n\n\rMemoryOptions\x12\x19\n\x11\x61ttention_slicing\x18\x01 \x01(\x08\x12\x13\n\x0bvae_slicing\x18\x02 \x01(\x08\x12\x12\n\nvae_tiling\x18\x03 \x01(\x08\x12\x19\n\x11model_cpu_offload\x18\x04 \x01(\x08\"C\n\x10\x42\x61tchingSettings\x12\x18\n\x10max_batch_images\x18\x01 \x01(\r\x12\x15\n\rbatch_wait_ms\x18\x02 \x01(\r\"\xab\x01\n\nImageStats\x12\x17\n\x0f\x61\x63tive_requests\x18\x01 \x01(\r\x12\x17\n\x0fqueued_requests\x18\x02 \x01(\r\x12\x19\n\x11\x66inished_requests\x18\x03 \x01(\x04\x12\x16\n\x0epipeline_calls\x18\x04 \x01(\x04\x12\x1b\n\x13peak_batch_requests\x18\x05 \x01(\r\x12\x1b\n\x13last_batch_requests\x18\x06 \x01(\r\"\xfc\x02\n\x14GetModelInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x16\n\x0epipeline_class\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\r\n\x05\x64type\x18\x04 \x01(\t\x12\x12\n\nschedulers\x18\x05 \x03(\t\x12,\n\x06limits\x18\x06 \x01(\x0b\x32\x1c.hearth.image.v1.ImageLimits\x12\x30\n\x08\x64\x65\x66\x61ults\x18\x07 \x01(\x0b\x32\x1e.hearth.image.v1.ImageDefaults\x12.\n\x06memory\x18\x08 \x01(\x0b\x32\x1e.hearth.image.v1.MemoryOptions\x12\x33\n\x08\x62\x61tching\x18\t \x01(\x0b\x32!.hearth.image.v1.BatchingSettings\x12*\n\x05stats\x18\n \x01(\x0b\x32\x1b.hearth.image.v1.ImageStats\x12\x16\n\x0esafety_checker\x18\x0b \x01(\x08*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_WEBP\x10\x03\x32\xab\x02\n\x16ImageGenerationService\x12O\n\x08Generate\x12 .hearth.image.v1.GenerateRequest\x1a!.hearth.image.v1.GenerateResponse\x12\x63\n\x0eGenerateStream\x12&.hearth.image.v1.GenerateStreamRequest\x1a\'.hearth.image.v1.GenerateStreamResponse0\x01\x12[\n\x0cGetModelInfo\x12$.hearth.image.v1.GetModelInfoRequest\x1a%.hearth.image.v1.GetModelInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#hearth/image/v1/image_service.proto\x12\x0fhearth.image.v1\"\xce\x03\n\x0bImageParams\x12\x0e\n\x06prompt\x18\x01 \x01(\t\x12\x17\n\x0fnegative_prompt\x18\x02 \x01(\t\x12 \n\x13num_inference_steps\x18\x03 \x01(\rH\x00\x88\x01\x01\x12\x1b\n\x0eguidance_scale\x18\x04 \x01(\x02H\x01\x88\x01\x01\x12\x12\n\x05width\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x13\n\x06height\x18\x06 \x01(\rH\x03\x88\x01\x01\x12\x11\n\x04seed\x18\x07 \x01(\x04H\x04\x88\x01\x01\x12\x17\n\nnum_images\x18\x08 \x01(\rH\x05\x88\x01\x01\x12\x11\n\tscheduler\x18\t \x01(\t\x12\x34\n\routput_format\x18\n \x01(\x0e\x32\x1d.hearth.image.v1.OutputFormat\x12\x12\n\ninit_image\x18\x0b \x01(\x0c\x12\x15\n\x08strength\x18\x0c \x01(\x02H\x06\x88\x01\x01\x12\x12\n\nmask_image\x18\r \x01(\x0c\x12\x15\n\rpreview_every\x18\x0e \x01(\rB\x16\n\x14_num_inference_stepsB\x11\n\x0f_guidance_scaleB\x08\n\x06_widthB\t\n\x07_heightB\x07\n\x05_seedB\r\n\x0b_num_imagesB\x0b\n\t_strength\"I\n\x07Preview\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\"m\n\x0eGeneratedImage\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12\r\n\x05width\x18\x04 \x01(\r\x12\x0e\n\x06height\x18\x05 \x01(\r\x12\r\n\x05index\x18\x06 \x01(\r\"~\n\x07Timings\x12\x15\n\rqueue_seconds\x18\x01 \x01(\x01\x12\x19\n\x11inference_seconds\x18\x02 \x01(\x01\x12\x16\n\x0e\x65ncode_seconds\x18\x03 \x01(\x01\x12\x15\n\rtotal_seconds\x18\x04 \x01(\x01\x12\x12\n\nbatch_size\x18\x05 \x01(\r\"S\n\x0fGenerateRequest\x12,\n\x06params\x18\x01 \x01(\x0b\x32\x1c.hearth.image.v1.ImageParams\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x82\x01\n\x10GenerateResponse\x12/\n\x06images\x18\x01 \x03(\x0b\x32\x1f.hearth.image.v1.GeneratedImage\x12)\n\x07timings\x18\x02 \x01(\x0b\x32\x18.hearth.image.v1.Timings\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"Y\n\x15GenerateStreamRequest\x12,\n\x06params\x18\x01 \x01(\x0b\x32\x1c.hearth.image.v1.ImageParams\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"u\n\x0cStepProgress\x12\x0c\n\x04step\x18\x01 \x01(\r\x12\x13\n\x0btotal_steps\x18\x02 \x01(\r\x12\x17\n\x0f\x65lapsed_seconds\x18\x03 \x01(\x01\x12)\n\x07preview\x18\x04 \x01(\x0b\x32\x18.hearth.image.v1.Preview\"\xc5\x01\n\x16GenerateStreamResponse\x12\x31\n\x08progress\x18\x01 \x01(\x0b\x32\x1d.hearth.image.v1.StepProgressH\x00\x12\x30\n\x05image\x18\x02 \x01(\x0b\x32\x1f.hearth.image.v1.GeneratedImageH\x00\x12)\n\x07timings\x18\x03 \x01(\x0b\x32\x18.hearth.image.v1.Timings\x12\x12\n\nrequest_id\x18\x04 \x01(\tB\x07\n\x05\x65vent\"\x15\n\x13GetModelInfoRequest\"\x86\x02\n\x0bImageLimits\x12\x10\n\x08min_size\x18\x01 \x01(\r\x12\x10\n\x08max_size\x18\x02 \x01(\r\x12\x15\n\rsize_multiple\x18\x03 \x01(\r\x12\x11\n\tmax_steps\x18\x04 \x01(\r\x12\x16\n\x0emax_num_images\x18\x05 \x01(\r\x12\x1a\n\x12max_guidance_scale\x18\x06 \x01(\x02\x12\x18\n\x10max_prompt_chars\x18\x07 \x01(\r\x12\x11\n\tmax_queue\x18\x08 \x01(\r\x12\x17\n\x0fmax_input_bytes\x18\t \x01(\r\x12\x18\n\x10max_input_pixels\x18\n \x01(\r\x12\x15\n\rinput_formats\x18\x0b \x03(\t\"\xb4\x01\n\rImageDefaults\x12\r\n\x05width\x18\x01 \x01(\r\x12\x0e\n\x06height\x18\x02 \x01(\r\x12\x1b\n\x13num_inference_steps\x18\x03 \x01(\r\x12\x16\n\x0eguidance_scale\x18\x04 \x01(\x02\x12\x11\n\tscheduler\x18\x05 \x01(\t\x12\x1f\n\x17image_to_image_strength\x18\x06 \x01(\x02\x12\x1b\n\x13inpainting_strength\x18\x07 \x01(\x02\"n\n\rMemoryOptions\x12\x19\n\x11\x61ttention_slicing\x18\x01 \x01(\x08\x12\x13\n\x0bvae_slicing\x18\x02 \x01(\x08\x12\x12\n\nvae_tiling\x18\x03 \x01(\x08\x12\x19\n\x11model_cpu_offload\x18\x04 \x01(\x08\"C\n\x10\x42\x61tchingSettings\x12\x18\n\x10max_batch_images\x18\x01 \x01(\r\x12\x15\n\rbatch_wait_ms\x18\x02 \x01(\r\"\xab\x01\n\nImageStats\x12\x17\n\x0f\x61\x63tive_requests\x18\x01 \x01(\r\x12\x17\n\x0fqueued_requests\x18\x02 \x01(\r\x12\x19\n\x11\x66inished_requests\x18\x03 \x01(\x04\x12\x16\n\x0epipeline_calls\x18\x04 \x01(\x04\x12\x1b\n\x13peak_batch_requests\x18\x05 \x01(\r\x12\x1b\n\x13last_batch_requests\x18\x06 \x01(\r\"\xa7\x03\n\x14GetModelInfoResponse\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x16\n\x0epipeline_class\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x03 \x01(\t\x12\r\n\x05\x64type\x18\x04 \x01(\t\x12\x12\n\nschedulers\x18\x05 \x03(\t\x12,\n\x06limits\x18\x06 \x01(\x0b\x32\x1c.hearth.image.v1.ImageLimits\x12\x30\n\x08\x64\x65\x66\x61ults\x18\x07 \x01(\x0b\x32\x1e.hearth.image.v1.ImageDefaults\x12.\n\x06memory\x18\x08 \x01(\x0b\x32\x1e.hearth.image.v1.MemoryOptions\x12\x33\n\x08\x62\x61tching\x18\t \x01(\x0b\x32!.hearth.image.v1.BatchingSettings\x12*\n\x05stats\x18\n \x01(\x0b\x32\x1b.hearth.image.v1.ImageStats\x12\x16\n\x0esafety_checker\x18\x0b \x01(\x08\x12)\n\x05modes\x18\x0c \x03(\x0e\x32\x1a.hearth.image.v1.ImageMode*t\n\x0cOutputFormat\x12\x1d\n\x19OUTPUT_FORMAT_UNSPECIFIED\x10\x00\x12\x15\n\x11OUTPUT_FORMAT_PNG\x10\x01\x12\x16\n\x12OUTPUT_FORMAT_JPEG\x10\x02\x12\x16\n\x12OUTPUT_FORMAT_WEBP\x10\x03*\x7f\n\tImageMode\x12\x1a\n\x16IMAGE_MODE_UNSPECIFIED\x10\x00\x12\x1c\n\x18IMAGE_MODE_TEXT_TO_IMAGE\x10\x01\x12\x1d\n\x19IMAGE_MODE_IMAGE_TO_IMAGE\x10\x02\x12\x19\n\x15IMAGE_MODE_INPAINTING\x10\x03\x32\xab\x02\n\x16ImageGenerationService\x12O\n\x08Generate\x12 .hearth.image.v1.GenerateRequest\x1a!.hearth.image.v1.GenerateResponse\x12\x63\n\x0eGenerateStream\x12&.hearth.image.v1.GenerateStreamRequest\x1a\'.hearth.image.v1.GenerateStreamResponse0\x01\x12[\n\x0cGetModelInfo\x12$.hearth.image.v1.GetModelInfoRequest\x1a%.hearth.image.v1.GetModelInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hearth.image.v1.image_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OUTPUTFORMAT']._serialized_start=2318
-  _globals['_OUTPUTFORMAT']._serialized_end=2434
+  _globals['_OUTPUTFORMAT']._serialized_start=2715
+  _globals['_OUTPUTFORMAT']._serialized_end=2831
+  _globals['_IMAGEMODE']._serialized_start=2833
+  _globals['_IMAGEMODE']._serialized_end=2960
   _globals['_IMAGEPARAMS']._serialized_start=57
-  _globals['_IMAGEPARAMS']._serialized_end=420
-  _globals['_GENERATEDIMAGE']._serialized_start=422
-  _globals['_GENERATEDIMAGE']._serialized_end=531
-  _globals['_TIMINGS']._serialized_start=533
-  _globals['_TIMINGS']._serialized_end=659
-  _globals['_GENERATEREQUEST']._serialized_start=661
-  _globals['_GENERATEREQUEST']._serialized_end=744
-  _globals['_GENERATERESPONSE']._serialized_start=747
-  _globals['_GENERATERESPONSE']._serialized_end=877
-  _globals['_GENERATESTREAMREQUEST']._serialized_start=879
-  _globals['_GENERATESTREAMREQUEST']._serialized_end=968
-  _globals['_STEPPROGRESS']._serialized_start=970
-  _globals['_STEPPROGRESS']._serialized_end=1044
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1047
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1244
-  _globals['_GETMODELINFOREQUEST']._serialized_start=1246
-  _globals['_GETMODELINFOREQUEST']._serialized_end=1267
-  _globals['_IMAGELIMITS']._serialized_start=1270
-  _globals['_IMAGELIMITS']._serialized_end=1458
-  _globals['_IMAGEDEFAULTS']._serialized_start=1460
-  _globals['_IMAGEDEFAULTS']._serialized_end=1578
-  _globals['_MEMORYOPTIONS']._serialized_start=1580
-  _globals['_MEMORYOPTIONS']._serialized_end=1690
-  _globals['_BATCHINGSETTINGS']._serialized_start=1692
-  _globals['_BATCHINGSETTINGS']._serialized_end=1759
-  _globals['_IMAGESTATS']._serialized_start=1762
-  _globals['_IMAGESTATS']._serialized_end=1933
-  _globals['_GETMODELINFORESPONSE']._serialized_start=1936
-  _globals['_GETMODELINFORESPONSE']._serialized_end=2316
-  _globals['_IMAGEGENERATIONSERVICE']._serialized_start=2437
-  _globals['_IMAGEGENERATIONSERVICE']._serialized_end=2736
+  _globals['_IMAGEPARAMS']._serialized_end=519
+  _globals['_PREVIEW']._serialized_start=521
+  _globals['_PREVIEW']._serialized_end=594
+  _globals['_GENERATEDIMAGE']._serialized_start=596
+  _globals['_GENERATEDIMAGE']._serialized_end=705
+  _globals['_TIMINGS']._serialized_start=707
+  _globals['_TIMINGS']._serialized_end=833
+  _globals['_GENERATEREQUEST']._serialized_start=835
+  _globals['_GENERATEREQUEST']._serialized_end=918
+  _globals['_GENERATERESPONSE']._serialized_start=921
+  _globals['_GENERATERESPONSE']._serialized_end=1051
+  _globals['_GENERATESTREAMREQUEST']._serialized_start=1053
+  _globals['_GENERATESTREAMREQUEST']._serialized_end=1142
+  _globals['_STEPPROGRESS']._serialized_start=1144
+  _globals['_STEPPROGRESS']._serialized_end=1261
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1264
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1461
+  _globals['_GETMODELINFOREQUEST']._serialized_start=1463
+  _globals['_GETMODELINFOREQUEST']._serialized_end=1484
+  _globals['_IMAGELIMITS']._serialized_start=1487
+  _globals['_IMAGELIMITS']._serialized_end=1749
+  _globals['_IMAGEDEFAULTS']._serialized_start=1752
+  _globals['_IMAGEDEFAULTS']._serialized_end=1932
+  _globals['_MEMORYOPTIONS']._serialized_start=1934
+  _globals['_MEMORYOPTIONS']._serialized_end=2044
+  _globals['_BATCHINGSETTINGS']._serialized_start=2046
+  _globals['_BATCHINGSETTINGS']._serialized_end=2113
+  _globals['_IMAGESTATS']._serialized_start=2116
+  _globals['_IMAGESTATS']._serialized_end=2287
+  _globals['_GETMODELINFORESPONSE']._serialized_start=2290
+  _globals['_GETMODELINFORESPONSE']._serialized_end=2713
+  _globals['_IMAGEGENERATIONSERVICE']._serialized_start=2963
+  _globals['_IMAGEGENERATIONSERVICE']._serialized_end=3262
 # @@protoc_insertion_point(module_scope)

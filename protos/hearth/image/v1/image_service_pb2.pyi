@@ -13,13 +13,24 @@ class OutputFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTPUT_FORMAT_PNG: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_JPEG: _ClassVar[OutputFormat]
     OUTPUT_FORMAT_WEBP: _ClassVar[OutputFormat]
+
+class ImageMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMAGE_MODE_UNSPECIFIED: _ClassVar[ImageMode]
+    IMAGE_MODE_TEXT_TO_IMAGE: _ClassVar[ImageMode]
+    IMAGE_MODE_IMAGE_TO_IMAGE: _ClassVar[ImageMode]
+    IMAGE_MODE_INPAINTING: _ClassVar[ImageMode]
 OUTPUT_FORMAT_UNSPECIFIED: OutputFormat
 OUTPUT_FORMAT_PNG: OutputFormat
 OUTPUT_FORMAT_JPEG: OutputFormat
 OUTPUT_FORMAT_WEBP: OutputFormat
+IMAGE_MODE_UNSPECIFIED: ImageMode
+IMAGE_MODE_TEXT_TO_IMAGE: ImageMode
+IMAGE_MODE_IMAGE_TO_IMAGE: ImageMode
+IMAGE_MODE_INPAINTING: ImageMode
 
 class ImageParams(_message.Message):
-    __slots__ = ("prompt", "negative_prompt", "num_inference_steps", "guidance_scale", "width", "height", "seed", "num_images", "scheduler", "output_format")
+    __slots__ = ("prompt", "negative_prompt", "num_inference_steps", "guidance_scale", "width", "height", "seed", "num_images", "scheduler", "output_format", "init_image", "strength", "mask_image", "preview_every")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_PROMPT_FIELD_NUMBER: _ClassVar[int]
     NUM_INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +41,10 @@ class ImageParams(_message.Message):
     NUM_IMAGES_FIELD_NUMBER: _ClassVar[int]
     SCHEDULER_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    INIT_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    MASK_IMAGE_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     negative_prompt: str
     num_inference_steps: int
@@ -40,7 +55,23 @@ class ImageParams(_message.Message):
     num_images: int
     scheduler: str
     output_format: OutputFormat
-    def __init__(self, prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., seed: _Optional[int] = ..., num_images: _Optional[int] = ..., scheduler: _Optional[str] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ...) -> None: ...
+    init_image: bytes
+    strength: float
+    mask_image: bytes
+    preview_every: int
+    def __init__(self, prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., seed: _Optional[int] = ..., num_images: _Optional[int] = ..., scheduler: _Optional[str] = ..., output_format: _Optional[_Union[OutputFormat, str]] = ..., init_image: _Optional[bytes] = ..., strength: _Optional[float] = ..., mask_image: _Optional[bytes] = ..., preview_every: _Optional[int] = ...) -> None: ...
+
+class Preview(_message.Message):
+    __slots__ = ("data", "mime_type", "width", "height")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    MIME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    mime_type: str
+    width: int
+    height: int
+    def __init__(self, data: _Optional[bytes] = ..., mime_type: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ...) -> None: ...
 
 class GeneratedImage(_message.Message):
     __slots__ = ("data", "mime_type", "seed", "width", "height", "index")
@@ -99,14 +130,16 @@ class GenerateStreamRequest(_message.Message):
     def __init__(self, params: _Optional[_Union[ImageParams, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StepProgress(_message.Message):
-    __slots__ = ("step", "total_steps", "elapsed_seconds")
+    __slots__ = ("step", "total_steps", "elapsed_seconds", "preview")
     STEP_FIELD_NUMBER: _ClassVar[int]
     TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
     ELAPSED_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PREVIEW_FIELD_NUMBER: _ClassVar[int]
     step: int
     total_steps: int
     elapsed_seconds: float
-    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., elapsed_seconds: _Optional[float] = ...) -> None: ...
+    preview: Preview
+    def __init__(self, step: _Optional[int] = ..., total_steps: _Optional[int] = ..., elapsed_seconds: _Optional[float] = ..., preview: _Optional[_Union[Preview, _Mapping]] = ...) -> None: ...
 
 class GenerateStreamResponse(_message.Message):
     __slots__ = ("progress", "image", "timings", "request_id")
@@ -125,7 +158,7 @@ class GetModelInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ImageLimits(_message.Message):
-    __slots__ = ("min_size", "max_size", "size_multiple", "max_steps", "max_num_images", "max_guidance_scale", "max_prompt_chars", "max_queue")
+    __slots__ = ("min_size", "max_size", "size_multiple", "max_steps", "max_num_images", "max_guidance_scale", "max_prompt_chars", "max_queue", "max_input_bytes", "max_input_pixels", "input_formats")
     MIN_SIZE_FIELD_NUMBER: _ClassVar[int]
     MAX_SIZE_FIELD_NUMBER: _ClassVar[int]
     SIZE_MULTIPLE_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +167,9 @@ class ImageLimits(_message.Message):
     MAX_GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
     MAX_PROMPT_CHARS_FIELD_NUMBER: _ClassVar[int]
     MAX_QUEUE_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    MAX_INPUT_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FORMATS_FIELD_NUMBER: _ClassVar[int]
     min_size: int
     max_size: int
     size_multiple: int
@@ -142,21 +178,28 @@ class ImageLimits(_message.Message):
     max_guidance_scale: float
     max_prompt_chars: int
     max_queue: int
-    def __init__(self, min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., size_multiple: _Optional[int] = ..., max_steps: _Optional[int] = ..., max_num_images: _Optional[int] = ..., max_guidance_scale: _Optional[float] = ..., max_prompt_chars: _Optional[int] = ..., max_queue: _Optional[int] = ...) -> None: ...
+    max_input_bytes: int
+    max_input_pixels: int
+    input_formats: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, min_size: _Optional[int] = ..., max_size: _Optional[int] = ..., size_multiple: _Optional[int] = ..., max_steps: _Optional[int] = ..., max_num_images: _Optional[int] = ..., max_guidance_scale: _Optional[float] = ..., max_prompt_chars: _Optional[int] = ..., max_queue: _Optional[int] = ..., max_input_bytes: _Optional[int] = ..., max_input_pixels: _Optional[int] = ..., input_formats: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImageDefaults(_message.Message):
-    __slots__ = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler")
+    __slots__ = ("width", "height", "num_inference_steps", "guidance_scale", "scheduler", "image_to_image_strength", "inpainting_strength")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     NUM_INFERENCE_STEPS_FIELD_NUMBER: _ClassVar[int]
     GUIDANCE_SCALE_FIELD_NUMBER: _ClassVar[int]
     SCHEDULER_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_TO_IMAGE_STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    INPAINTING_STRENGTH_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     num_inference_steps: int
     guidance_scale: float
     scheduler: str
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., scheduler: _Optional[str] = ...) -> None: ...
+    image_to_image_strength: float
+    inpainting_strength: float
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., num_inference_steps: _Optional[int] = ..., guidance_scale: _Optional[float] = ..., scheduler: _Optional[str] = ..., image_to_image_strength: _Optional[float] = ..., inpainting_strength: _Optional[float] = ...) -> None: ...
 
 class MemoryOptions(_message.Message):
     __slots__ = ("attention_slicing", "vae_slicing", "vae_tiling", "model_cpu_offload")
@@ -195,7 +238,7 @@ class ImageStats(_message.Message):
     def __init__(self, active_requests: _Optional[int] = ..., queued_requests: _Optional[int] = ..., finished_requests: _Optional[int] = ..., pipeline_calls: _Optional[int] = ..., peak_batch_requests: _Optional[int] = ..., last_batch_requests: _Optional[int] = ...) -> None: ...
 
 class GetModelInfoResponse(_message.Message):
-    __slots__ = ("model_id", "pipeline_class", "device", "dtype", "schedulers", "limits", "defaults", "memory", "batching", "stats", "safety_checker")
+    __slots__ = ("model_id", "pipeline_class", "device", "dtype", "schedulers", "limits", "defaults", "memory", "batching", "stats", "safety_checker", "modes")
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PIPELINE_CLASS_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +250,7 @@ class GetModelInfoResponse(_message.Message):
     BATCHING_FIELD_NUMBER: _ClassVar[int]
     STATS_FIELD_NUMBER: _ClassVar[int]
     SAFETY_CHECKER_FIELD_NUMBER: _ClassVar[int]
+    MODES_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     pipeline_class: str
     device: str
@@ -218,4 +262,5 @@ class GetModelInfoResponse(_message.Message):
     batching: BatchingSettings
     stats: ImageStats
     safety_checker: bool
-    def __init__(self, model_id: _Optional[str] = ..., pipeline_class: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., schedulers: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[ImageLimits, _Mapping]] = ..., defaults: _Optional[_Union[ImageDefaults, _Mapping]] = ..., memory: _Optional[_Union[MemoryOptions, _Mapping]] = ..., batching: _Optional[_Union[BatchingSettings, _Mapping]] = ..., stats: _Optional[_Union[ImageStats, _Mapping]] = ..., safety_checker: _Optional[bool] = ...) -> None: ...
+    modes: _containers.RepeatedScalarFieldContainer[ImageMode]
+    def __init__(self, model_id: _Optional[str] = ..., pipeline_class: _Optional[str] = ..., device: _Optional[str] = ..., dtype: _Optional[str] = ..., schedulers: _Optional[_Iterable[str]] = ..., limits: _Optional[_Union[ImageLimits, _Mapping]] = ..., defaults: _Optional[_Union[ImageDefaults, _Mapping]] = ..., memory: _Optional[_Union[MemoryOptions, _Mapping]] = ..., batching: _Optional[_Union[BatchingSettings, _Mapping]] = ..., stats: _Optional[_Union[ImageStats, _Mapping]] = ..., safety_checker: _Optional[bool] = ..., modes: _Optional[_Iterable[_Union[ImageMode, str]]] = ...) -> None: ...

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class ImageGenerationServiceStub:
-    """Generates images from a text prompt.
+    """Generates images from a text prompt, optionally from an input image.
 
     Errors: every error status the service sends carries a
     google.rpc.ErrorInfo with domain "hearth" and one of these stable reasons
@@ -76,7 +76,7 @@ class ImageGenerationServiceStub:
 
 
 class ImageGenerationServiceServicer:
-    """Generates images from a text prompt.
+    """Generates images from a text prompt, optionally from an input image.
 
     Errors: every error status the service sends carries a
     google.rpc.ErrorInfo with domain "hearth" and one of these stable reasons
@@ -152,7 +152,7 @@ def add_ImageGenerationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ImageGenerationService:
-    """Generates images from a text prompt.
+    """Generates images from a text prompt, optionally from an input image.
 
     Errors: every error status the service sends carries a
     google.rpc.ErrorInfo with domain "hearth" and one of these stable reasons

@@ -1,0 +1,91 @@
+"""The image service on the embedded scene model draws what it is asked: colour, shape and side, read back.
+
+Every colour x shape x side of the grammar is asked for once, all at the same time, so the service batches
+them into a few pipeline calls; each picture is then read back by a crude measure (scene_reading). The
+thresholds sit well under the accuracy the committed model reaches and far above chance.
+"""
+
+import io
+import random
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from default_models.scene_grammar import COLOURS, SHAPES, SIZE, Scene, Shape, default_background, draw
+from hearth.image.v1 import image_service_pb2 as pb
+from tests.conftest import session_service
+from tests.image_service.image_client import image_stub
+from tests.image_service.scene_reading import Reading, read_scene
+from tests.service_processes import ServiceProcess
+
+SIDES = ("left", "right")
+PROMPTS = [(colour, shape, side) for colour in COLOURS for shape in SHAPES for side in SIDES]
+CHANCE_TEXT = f"colour {1 / len(COLOURS):.0%}, shape {1 / len(SHAPES):.0%}, side 50%, all three {1 / len(PROMPTS):.0%}"
+MIN_ACCURACY = {"colour": 0.75, "shape": 0.4, "side": 0.85, "all three": 0.35}
+STEPS = 20
+SEED = 1
+
+
+@pytest.fixture(scope="module")
+def scenes_service(scenes_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """The image service on the scene model, free to batch every prompt of the grid together."""
+    yield from session_service(
+        "image_service",
+        "HEARTH_IMAGE",
+        scenes_model_path,
+        tmp_path_factory.mktemp("logs"),
+        HEARTH_IMAGE_MAX_BATCH_IMAGES=str(len(PROMPTS) // 2),
+        HEARTH_IMAGE_MAX_QUEUE=str(len(PROMPTS)),
+        HEARTH_IMAGE_BATCH_WAIT_MS="1000",
+    )
+
+
+def prompt_text(colour: str, shape: str, side: str) -> str:
+    return f"{'an' if colour[0] in 'aeiou' else 'a'} {colour} {shape} on the {side}"
+
+
+def draw_all(service: ServiceProcess) -> list[Image.Image]:
+    """One picture per prompt of the grid, every request in flight at once and none giving a size."""
+    with image_stub(service) as stub, ThreadPoolExecutor(len(PROMPTS)) as pool:
+
+        def draw(prompt: tuple[str, str, str]) -> Image.Image:
+            params = pb.ImageParams(prompt=prompt_text(*prompt), num_inference_steps=STEPS, seed=SEED)
+            reply = stub.Generate(pb.GenerateRequest(params=params), timeout=600)
+            return Image.open(io.BytesIO(reply.images[0].data))
+
+        return list(pool.map(draw, PROMPTS))
+
+
+def test_the_measure_reads_the_grammars_own_drawings_of_the_grid() -> None:
+    rng = random.Random(0)
+    wrong = []
+    for colour, shape, side in PROMPTS:
+        scene = Scene((Shape(shape, colour, "", f"on the {side}"),), default_background([colour]), False)
+        if read_scene(draw(scene, rng)) != Reading(colour, shape, side):
+            wrong.append((colour, shape, side))
+
+    assert wrong == []
+
+
+def test_the_grid_of_prompts_is_drawn_as_asked_at_the_native_size(
+    scenes_service: ServiceProcess, capsys: pytest.CaptureFixture
+) -> None:
+    images = draw_all(scenes_service)
+
+    right = dict.fromkeys(MIN_ACCURACY, 0)
+    for (colour, shape, side), image in zip(PROMPTS, images, strict=True):
+        found = read_scene(image) or Reading("", "", "")
+        checks = {"colour": found.colour == colour, "shape": found.shape == shape, "side": found.side == side}
+        for name, ok in checks.items():
+            right[name] += ok
+        right["all three"] += all(checks.values())
+    accuracy = {name: count / len(PROMPTS) for name, count in right.items()}
+    with capsys.disabled():
+        report = ", ".join(f"{name} {value:.0%}" for name, value in accuracy.items())
+        print(f"\nscene model on {len(PROMPTS)} prompts: {report} (chance: {CHANCE_TEXT})")
+
+    assert {image.size for image in images} == {(SIZE, SIZE)}
+    assert {name: value for name, value in accuracy.items() if value < MIN_ACCURACY[name]} == {}
