@@ -92,7 +92,7 @@ def test_without_preview_no_picture_is_drawn_and_a_bad_mask_is_named(gateway: Ga
     assert plain.returncode == 0, plain.stderr
     assert UPPER_HALF_BLOCK not in plain.stderr
     assert refused.returncode != 0
-    assert "mask_image" in refused.stderr
+    assert "mask_base64" in refused.stderr
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 
 import json
 
-from default_models import DIR_NAME
+from default_models import TINY_DIR_NAME
 from tests.cli.hearth_processes import run_hearth
 from tests.http_gateway.gateway_process import GatewayProcess
 from tests.service_processes import ServiceProcess
@@ -12,7 +12,7 @@ def test_status_through_the_gateway_lists_both_models_and_exits_zero(gateway: Ga
     result = run_hearth(["status", "--url", gateway.url])
 
     assert result.returncode == 0, result.stderr
-    for expected in ("gateway", "text", "image", "SmolLM2", DIR_NAME, "cpu", "float32"):
+    for expected in ("gateway", "text", "image", "SmolLM2", TINY_DIR_NAME, "cpu", "float32"):
         assert expected in result.stdout
 
 
@@ -40,7 +40,7 @@ def test_status_over_grpc_asks_each_service_directly(
     assert text_row["name"] == f"text ({text_service.target})"
     assert "SmolLM2" in text_row["model"]
     assert image_row["name"] == f"image ({image_service.target})"
-    assert image_row["model"] == DIR_NAME
+    assert image_row["model"] == TINY_DIR_NAME
     assert text_row["dtype"]
     assert image_row["dtype"]
     assert text_row["engine"] == "openvino-continuous-batching"
