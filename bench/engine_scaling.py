@@ -15,23 +15,21 @@ import time
 
 import openvino_genai
 
+from bench.openvino_child import run_burst
 from bench.plan import BenchPaths, TextPlan
 
 
-def _burst(
+def _timed_burst(
     pipeline: openvino_genai.ContinuousBatchingPipeline, prompt_ids: object, streams: int, first_id: int
 ) -> tuple[float, float]:
-    """Wall and CPU seconds of one burst of `streams` requests."""
-    config = openvino_genai.GenerationConfig()
-    config.max_new_tokens = TextPlan.max_new_tokens
-    config.do_sample = False
-    handles = [pipeline.add_request(first_id + index, prompt_ids, config) for index in range(streams)]
+    """Wall and CPU seconds of one burst of `streams` requests, driven as the full bench's OpenVINO child does."""
+    command = {
+        "max_new_tokens": TextPlan.max_new_tokens,
+        "streams": streams,
+        "time_limit": TextPlan.round_time_limit_seconds,
+    }
     wall, cpu = time.perf_counter(), time.process_time()
-    while pipeline.has_non_finished_requests():
-        pipeline.step()
-        for handle in handles:
-            if handle.can_read():
-                handle.read()
+    run_burst(pipeline, prompt_ids, command, first_id)
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
@@ -50,12 +48,12 @@ def main() -> None:
         str(BenchPaths().text_model), openvino_genai.SchedulerConfig(), "CPU", args.properties
     )
     prompt_ids = pipeline.get_tokenizer().encode(plan.prompt).input_ids
-    _burst(pipeline, prompt_ids, 4, 0)
+    _timed_burst(pipeline, prompt_ids, 4, 0)
     next_id = 4
     rates: dict[int, list[tuple[float, float]]] = {plan.streams: [], plan.high_streams: []}
     for _ in range(args.rounds):
         for streams, samples in rates.items():
-            wall, cpu = _burst(pipeline, prompt_ids, streams, next_id)
+            wall, cpu = _timed_burst(pipeline, prompt_ids, streams, next_id)
             next_id += streams
             tokens = streams * plan.max_new_tokens
             samples.append((tokens / wall, tokens / cpu))

@@ -23,7 +23,7 @@ from bench.stream_record import LENGTH, StreamRecord
 FINISH_REASONS = {GenerationFinishReason.LENGTH: LENGTH, GenerationFinishReason.STOP: "eos"}
 
 
-def _burst(
+def run_burst(
     pipeline: openvino_genai.ContinuousBatchingPipeline, prompt_ids: ov.Tensor, command: dict, first_id: int
 ) -> list[StreamRecord]:
     config = openvino_genai.GenerationConfig()
@@ -66,7 +66,7 @@ def main() -> None:
     for line in sys.stdin:
         command = json.loads(line)
         prompt_ids = tokenizer.encode(command["prompt"]).input_ids
-        records = engine_thread.submit(_burst, pipeline, prompt_ids, command, next_id).result()
+        records = engine_thread.submit(run_burst, pipeline, prompt_ids, command, next_id).result()
         next_id += command["streams"]
         print(json.dumps({"records": [record.to_json() for record in records]}), flush=True)
 
