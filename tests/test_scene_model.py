@@ -30,13 +30,14 @@ def test_the_vae_reconstructs_scenes_it_never_saw(scenes_model_path: Path) -> No
     assert error < MAX_MEAN_ABSOLUTE_ERROR
 
 
-def test_every_word_of_the_grammar_is_one_token(scenes_model_path: Path) -> None:
+def test_every_word_of_the_grammar_is_one_token_numbered_as_training_numbers_it(scenes_model_path: Path) -> None:
     tokenizer = CLIPTokenizer.from_pretrained(scenes_model_path, subfolder="tokenizer")
 
     pieces = {word: tokenizer.tokenize(word) for word in vocabulary()}
 
     assert {word: tokens for word, tokens in pieces.items() if len(tokens) != 1} == {}
     assert tokenizer.tokenize("A Red Circle") == ["a</w>", "red</w>", "circle</w>"]
+    assert tokenizer.get_vocab() == build_tokenizer().get_vocab()
 
 
 def test_the_tokenizer_training_builds_holds_every_word_whole_and_numbers_it_the_same_each_time() -> None:
