@@ -3,7 +3,7 @@
 Every colour x shape x side of the grammar is asked for once, all at the same time, so the service batches
 them into a few pipeline calls, and then pairs of shapes on opposite sides; each picture is read back by a
 crude measure (scene_reading). The thresholds sit well under what the committed model reaches (shape 92%
-over six seeds, 90 to 96% on each) and far above chance, yet high enough that a model drawing one shape
+over six seeds, 89 to 96% on each) and far above chance, yet high enough that a model drawing one shape
 for another, or only the first of two, fails.
 """
 
