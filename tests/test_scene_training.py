@@ -1,6 +1,6 @@
 """The scene model's training script, as its users run it: a rerun, or a stopped run resumed, gives the same weights.
 
-A few steps on a few scenes stand in for the full run (an hour): every source of randomness and every
+A few steps on a few scenes stand in for the full run (41 minutes): every source of randomness and every
 checkpointed state is already in play after two steps.
 """
 

@@ -29,7 +29,12 @@ CHANCE_TEXT = f"colour {1 / len(COLOURS):.0%}, shape {1 / len(SHAPES):.0%}, side
 MIN_ACCURACY = {"colour": 0.85, "shape": 0.75, "side": 0.9, "all three": 0.7}
 SHAPE_COLOURS = [name for name in COLOURS if name not in ("white", "black", "gray")]
 PAIRS = [
-    (*random.Random(index).sample(SHAPE_COLOURS, 2), SHAPES[index % 4], SHAPES[index // 4 % 4]) for index in range(24)
+    (
+        *random.Random(index).sample(SHAPE_COLOURS, 2),
+        SHAPES[index % len(SHAPES)],
+        SHAPES[index // len(SHAPES) % len(SHAPES)],
+    )
+    for index in range(24)
 ]
 MIN_PAIRS_DRAWN = 0.75
 STEPS = 20
