@@ -33,6 +33,13 @@ class GatewayProcess:
             time.sleep(0.2)
         raise TimeoutError(f"the gateway's {path} not 200 after {timeout}s:\n{self.process.log_tail()}")
 
+    def describe(self) -> str:
+        """Whether the gateway is still running, and the end of its log: what a failed test needs to show."""
+        assert self.process.process is not None
+        exit_code = self.process.process.poll()
+        state = "still running" if exit_code is None else f"exited with {exit_code}"
+        return f"{state}; its log ends:\n{self.process.log_tail()}"
+
     def stop(self) -> int:
         return self.process.stop()
 

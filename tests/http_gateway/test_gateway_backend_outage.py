@@ -80,7 +80,13 @@ def test_image_outage_and_recovery_without_restarting_the_gateway(
         own_image_service.start().wait_until_serving()
 
         def image_route_works() -> bool:
-            return http.post("/generate-image", json=SMALL_IMAGE).status_code == 200
+            try:
+                return http.post("/generate-image", json=SMALL_IMAGE).status_code == 200
+            except httpx.TransportError as error:
+                raise AssertionError(
+                    f"the gateway stopped answering: {outage_gateway.describe()}\n"
+                    f"the image service's log ends:\n{own_image_service.log_tail()}"
+                ) from error
 
         eventually(image_route_works)
         eventually(lambda: http.get("/health").json()["image_model_loaded"] is True)
