@@ -1,5 +1,6 @@
 """One JSON object per log line, so that request lines can be grepped and parsed without a log shipper."""
 
+import faulthandler
 import json
 import logging
 import sys
@@ -24,7 +25,13 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str) -> None:
-    """Routes every logger to stderr as JSON lines at the given level."""
+    """Routes every logger to stderr as JSON lines at the given level.
+
+    A crash in native code (gRPC's threads, torch's kernels) kills the process before any logger can run;
+    faulthandler still writes the fatal signal and each Python thread's stack to stderr, so the service's log
+    says how it died instead of simply ending.
+    """
+    faulthandler.enable()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)

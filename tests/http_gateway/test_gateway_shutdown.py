@@ -1,4 +1,4 @@
-"""SIGTERM lets the gateway's in-flight streams finish, then it exits 0: over fakes and over the real services."""
+"""SIGTERM lets the gateway's in-flight streams finish, then it exits 0 (over fakes and the real services); a crash says why."""
 
 import asyncio
 import json
@@ -58,3 +58,19 @@ async def test_sigterm_drains_a_real_text_stream(
     done = events[-1][1]
     assert (done["finish_reason"], done["usage"]["completion_tokens"]) == ("length", 24)
     assert done["generated_text"].strip()
+
+
+def test_a_native_crash_leaves_its_cause_in_the_log(
+    fake_text: FakeBackend, fake_image: FakeBackend, tmp_path: Path
+) -> None:
+    gateway = start_gateway(fake_text.target, fake_image.target, tmp_path / "gateway.log")
+    try:
+        gateway.wait_until_answering("/health")
+        assert gateway.process.process is not None
+        gateway.process.process.send_signal(signal.SIGSEGV)
+        assert gateway.process.process.wait(30) == -signal.SIGSEGV
+    finally:
+        gateway.stop()
+    log = gateway.process.log_path.read_text(errors="replace")
+    assert "Fatal Python error: Segmentation fault" in log
+    assert 'http_gateway/__main__.py", line' in log
