@@ -1,4 +1,4 @@
-"""SIGTERM lets the gateway's in-flight streams finish, then it exits 0 (over fakes and the real services); a crash says why."""
+"""SIGTERM lets the gateway's in-flight streams finish, then it exits 0 (fakes and real services); a crash says why."""
 
 import asyncio
 import json
