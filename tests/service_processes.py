@@ -46,6 +46,13 @@ class ServiceProcess:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
+    def describe(self) -> str:
+        """Whether the service still runs, and the end of its log: what a failed test needs to show."""
+        assert self.process is not None
+        exit_code = self.process.poll()
+        state = "still running" if exit_code is None else f"exited with {exit_code}"
+        return f"{self.module} {state}; its log ends:\n{self.log_tail()}"
+
     def wait_until_serving(self, timeout: float = 180.0) -> "ServiceProcess":
         """Polls the standard gRPC health service until the service reports SERVING."""
         deadline = time.monotonic() + timeout
@@ -104,7 +111,7 @@ class ServiceProcess:
     def _raise_if_exited(self) -> None:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise RuntimeError(f"{self.module} exited with {self.process.returncode}:\n{self.log_tail()}")
+            raise RuntimeError(self.describe())
 
 
 def service_env(**settings: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ class GatewayProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.process is not None and self.process.process.poll() is not None:
-                raise RuntimeError(f"the gateway exited:\n{self.process.log_tail()}")
+                raise RuntimeError(self.process.describe())
             try:
                 if httpx.get(self.url + path, timeout=2.0).status_code == 200:
                     return self
@@ -32,13 +32,6 @@ class GatewayProcess:
                 pass
             time.sleep(0.2)
         raise TimeoutError(f"the gateway's {path} not 200 after {timeout}s:\n{self.process.log_tail()}")
-
-    def describe(self) -> str:
-        """Whether the gateway is still running, and the end of its log: what a failed test needs to show."""
-        assert self.process.process is not None
-        exit_code = self.process.process.poll()
-        state = "still running" if exit_code is None else f"exited with {exit_code}"
-        return f"{state}; its log ends:\n{self.process.log_tail()}"
 
     def stop(self) -> int:
         return self.process.stop()

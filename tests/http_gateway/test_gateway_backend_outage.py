@@ -84,8 +84,8 @@ def test_image_outage_and_recovery_without_restarting_the_gateway(
                 return http.post("/generate-image", json=SMALL_IMAGE).status_code == 200
             except httpx.TransportError as error:
                 raise AssertionError(
-                    f"the gateway stopped answering: {outage_gateway.describe()}\n"
-                    f"the image service's log ends:\n{own_image_service.log_tail()}"
+                    f"the gateway stopped answering: {outage_gateway.process.describe()}\n"
+                    f"{own_image_service.describe()}"
                 ) from error
 
         eventually(image_route_works)
